@@ -66,7 +66,10 @@ class TimeInForce(enum.IntEnum):
     FOK = 3
 
 
-class OrderFlag(enum.IntFlag):
+class OrderFlag(enum.IntEnum):
+    """Bits of ``flags``. An ``IntEnum`` rather than ``IntFlag`` because numba types only
+    the former; combine bits with ``|`` on plain ints."""
+
     NONE = 0
     POST_ONLY = 1
 

@@ -1,0 +1,267 @@
+"""One function per command kind. Validation order and reason codes follow
+``docs/matching.md`` exactly; a failed check emits one REJECTED event and changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ringex.book.emit import emit, emit_order, emit_rejection
+from ringex.book.index import index_find
+from ringex.book.levels import level_append, level_reduce, level_unlink
+from ringex.book.matching import fok_fillable, match, would_take
+from ringex.book.orders import release_row, remove_resting, rest_taker
+from ringex.book.state import META_CAPACITY, META_HIGH_WATER, META_LIVE
+from ringex.jit import njit
+from ringex.records import (
+    ALL_PAIRS,
+    EventKind,
+    OrderFlag,
+    OrderType,
+    PairStatus,
+    Reason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+
+__all__ = ["handle_new", "handle_cancel", "handle_amend", "handle_cancel_all",
+           "handle_set_status"]
+
+
+@njit(inline="always")
+def _known_pair(st, pair):
+    return 0 <= pair < st.pair_status.shape[0]
+
+
+@njit(inline="always")
+def _live_slot(st, pair, order_id):
+    """The pool row of a live order of ``pair``, or -1."""
+    if order_id <= 0:
+        return -1
+    slot = index_find(st.id_index, order_id, 0)
+    if slot >= 0 and st.o_pair[slot] != pair:
+        return -1
+    return slot
+
+
+@njit
+def _new_rejection(st, c):
+    pair = c.pair_id
+    if not _known_pair(st, pair):
+        return Reason.UNKNOWN_PAIR
+    status = st.pair_status[pair]
+    if status == PairStatus.HALTED:
+        return Reason.PAIR_HALTED
+    if status == PairStatus.CANCEL_ONLY:
+        return Reason.PAIR_CANCEL_ONLY
+    if c.order_id <= 0:
+        return Reason.INVALID_ORDER_ID
+    if c.account <= 0:
+        return Reason.INVALID_ACCOUNT
+    if c.side != Side.BUY and c.side != Side.SELL:
+        return Reason.INVALID_SIDE
+    is_market = c.order_type == OrderType.MARKET
+    if c.order_type != OrderType.LIMIT and not is_market:
+        return Reason.INVALID_TYPE
+    if c.tif != TimeInForce.GTC and c.tif != TimeInForce.IOC and c.tif != TimeInForce.FOK:
+        return Reason.INVALID_TIF
+    if is_market and c.tif == TimeInForce.GTC:
+        return Reason.INVALID_TIF
+    post_only_flag = (c.flags & OrderFlag.POST_ONLY) != 0
+    if (c.flags | OrderFlag.POST_ONLY) != OrderFlag.POST_ONLY:
+        return Reason.INVALID_FLAGS
+    if post_only_flag and (is_market or c.tif != TimeInForce.GTC):
+        return Reason.INVALID_FLAGS
+    if c.stp > StpMode.DECREMENT:
+        return Reason.INVALID_STP
+    if is_market:
+        if c.price != 0:
+            return Reason.INVALID_PRICE
+    else:
+        if c.price <= 0:
+            return Reason.INVALID_PRICE
+        if c.price < st.band_lo[pair] or c.price > st.band_hi[pair]:
+            return Reason.PRICE_OUT_OF_BAND
+    if c.quantity < st.min_qty[pair] or c.quantity > st.max_qty[pair]:
+        return Reason.INVALID_QUANTITY
+    pair_post_only = status == PairStatus.POST_ONLY
+    if pair_post_only and (is_market or c.tif != TimeInForce.GTC):
+        return Reason.PAIR_POST_ONLY
+    if index_find(st.id_index, c.order_id, 0) >= 0:
+        return Reason.DUPLICATE_ORDER_ID
+    if c.client_order_id != 0 and index_find(st.coid_index, c.account, c.client_order_id) >= 0:
+        return Reason.DUPLICATE_CLIENT_ORDER_ID
+    if (post_only_flag or pair_post_only) and would_take(st, pair, c.side, c.price):
+        return Reason.POST_ONLY_WOULD_TAKE
+    if (not is_market and c.tif == TimeInForce.GTC
+            and st.meta[META_LIVE] >= st.meta[META_CAPACITY]):
+        return Reason.BOOK_FULL
+    return Reason.NONE
+
+
+@njit
+def handle_new(st, c, ev, k, command_index):
+    reason = _new_rejection(st, c)
+    if reason != Reason.NONE:
+        return emit_rejection(ev, k, st, c, reason, command_index)
+    taker = st.meta[META_CAPACITY]
+    ts = c.timestamp_ns
+    st.o_id[taker] = c.order_id
+    st.o_account[taker] = c.account
+    st.o_coid[taker] = c.client_order_id
+    st.o_price[taker] = c.price
+    st.o_qty[taker] = c.quantity
+    st.o_filled[taker] = 0
+    st.o_leaves[taker] = c.quantity
+    st.o_ts[taker] = ts
+    st.o_pair[taker] = c.pair_id
+    st.o_side[taker] = c.side
+    st.o_type[taker] = c.order_type
+    st.o_tif[taker] = c.tif
+    st.o_flags[taker] = c.flags
+    st.o_stp[taker] = c.stp
+    k = emit_order(ev, k, st, taker, EventKind.ACCEPTED, Reason.NONE, command_index, ts)
+    if c.tif == TimeInForce.FOK and not fok_fillable(st, taker):
+        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.FOK_UNFILLED,
+                          command_index, ts)
+    k, stopped = match(st, taker, ev, k, command_index, ts)
+    if st.o_leaves[taker] == 0:
+        return k
+    if stopped:
+        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
+                          command_index, ts)
+    if c.order_type == OrderType.MARKET:
+        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.NO_LIQUIDITY,
+                          command_index, ts)
+    if c.tif != TimeInForce.GTC:
+        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.IOC_REMAINDER,
+                          command_index, ts)
+    rest_taker(st, taker)
+    return k
+
+
+@njit
+def handle_cancel(st, c, ev, k, command_index):
+    pair = c.pair_id
+    if not _known_pair(st, pair):
+        return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
+    if st.pair_status[pair] == PairStatus.HALTED:
+        return emit_rejection(ev, k, st, c, Reason.PAIR_HALTED, command_index)
+    slot = _live_slot(st, pair, c.order_id)
+    if slot < 0:
+        return emit_rejection(ev, k, st, c, Reason.UNKNOWN_ORDER, command_index)
+    if st.o_account[slot] != c.account:
+        return emit_rejection(ev, k, st, c, Reason.NOT_OWNER, command_index)
+    k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.USER_CANCELED, command_index,
+                   c.timestamp_ns)
+    remove_resting(st, slot)
+    return k
+
+
+@njit
+def _amend_rejection(st, c, slot):
+    pair = c.pair_id
+    if not _known_pair(st, pair):
+        return Reason.UNKNOWN_PAIR
+    status = st.pair_status[pair]
+    if status == PairStatus.HALTED:
+        return Reason.PAIR_HALTED
+    if status == PairStatus.CANCEL_ONLY:
+        return Reason.PAIR_CANCEL_ONLY
+    if slot < 0:
+        return Reason.UNKNOWN_ORDER
+    if st.o_account[slot] != c.account:
+        return Reason.NOT_OWNER
+    if c.price <= 0:
+        return Reason.INVALID_PRICE
+    if c.price < st.band_lo[pair] or c.price > st.band_hi[pair]:
+        return Reason.PRICE_OUT_OF_BAND
+    if (c.quantity < st.min_qty[pair] or c.quantity > st.max_qty[pair]
+            or c.quantity <= st.o_filled[slot]):
+        return Reason.INVALID_QUANTITY
+    same_price = c.price == st.o_price[slot]
+    if same_price and c.quantity == st.o_qty[slot]:
+        return Reason.NO_CHANGE
+    post_only = ((st.o_flags[slot] & OrderFlag.POST_ONLY) != 0
+                 or status == PairStatus.POST_ONLY)
+    if not same_price and post_only and would_take(st, pair, st.o_side[slot], c.price):
+        return Reason.POST_ONLY_WOULD_TAKE
+    return Reason.NONE
+
+
+@njit
+def handle_amend(st, c, ev, k, command_index):
+    slot = -1
+    if _known_pair(st, c.pair_id):
+        slot = _live_slot(st, c.pair_id, c.order_id)
+    reason = _amend_rejection(st, c, slot)
+    if reason != Reason.NONE:
+        return emit_rejection(ev, k, st, c, reason, command_index)
+    ts = c.timestamp_ns
+    if c.price == st.o_price[slot] and c.quantity < st.o_qty[slot]:
+        reduction = st.o_qty[slot] - c.quantity
+        st.o_qty[slot] = c.quantity
+        level_reduce(st, slot, reduction)
+        return emit_order(ev, k, st, slot, EventKind.AMENDED, Reason.NONE, command_index, ts)
+    # A new price or a larger quantity: the order re-enters as the last arrival.
+    level_unlink(st, slot)
+    st.o_price[slot] = c.price
+    st.o_qty[slot] = c.quantity
+    st.o_leaves[slot] = c.quantity - st.o_filled[slot]
+    st.o_ts[slot] = ts
+    k = emit_order(ev, k, st, slot, EventKind.AMENDED, Reason.NONE, command_index, ts)
+    k, stopped = match(st, slot, ev, k, command_index, ts)
+    if st.o_leaves[slot] == 0:
+        release_row(st, slot)
+    elif stopped:
+        k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.SELF_TRADE, command_index,
+                       ts)
+        release_row(st, slot)
+    else:
+        level_append(st, slot)
+    return k
+
+
+@njit
+def handle_cancel_all(st, c, ev, k, command_index):
+    pair = c.pair_id
+    every_pair = pair == ALL_PAIRS
+    if not every_pair and not _known_pair(st, pair):
+        return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
+    if c.account <= 0:
+        return emit_rejection(ev, k, st, c, Reason.INVALID_ACCOUNT, command_index)
+    if not every_pair and st.pair_status[pair] == PairStatus.HALTED:
+        return emit_rejection(ev, k, st, c, Reason.PAIR_HALTED, command_index)
+    found = 0
+    for slot in range(st.meta[META_HIGH_WATER]):
+        if st.o_id[slot] == 0 or st.o_account[slot] != c.account:
+            continue
+        order_pair = st.o_pair[slot]
+        if every_pair:
+            if st.pair_status[order_pair] == PairStatus.HALTED:
+                continue
+        elif order_pair != pair:
+            continue
+        st.scratch[found] = st.o_id[slot]
+        found += 1
+    # Mass cancels are rare; sorting a copy here is the one allocation the matcher makes.
+    order_ids = np.sort(st.scratch[:found])
+    for order_id in order_ids:
+        slot = index_find(st.id_index, order_id, 0)
+        k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.CANCEL_ALL, command_index,
+                       c.timestamp_ns)
+        remove_resting(st, slot)
+    return emit(ev, k, st, EventKind.MASS_CANCELED, 0, 0, 0, 0, 0, 0, 0, pair, command_index,
+                c.timestamp_ns, 0, c.account, 0, 0, 0, 0, 0, found, 0, 0, 0, 0, 0)
+
+
+@njit
+def handle_set_status(st, c, ev, k, command_index):
+    pair = c.pair_id
+    if not _known_pair(st, pair):
+        return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
+    if c.status < PairStatus.TRADING or c.status > PairStatus.POST_ONLY:
+        return emit_rejection(ev, k, st, c, Reason.INVALID_STATUS, command_index)
+    st.pair_status[pair] = c.status
+    return emit(ev, k, st, EventKind.PAIR_STATUS, 0, 0, 0, 0, 0, 0, c.status, pair,
+                command_index, c.timestamp_ns, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)

@@ -1,0 +1,108 @@
+"""Open-addressing hash indexes from integer keys to order-pool slots.
+
+An index is an int64 table of shape ``(capacity, width)``: each row is ``[key_a, slot + 1]``
+(width 2, the order-id index) or ``[key_a, key_b, slot + 1]`` (width 3, the
+``(account, client_order_id)`` index). A value column of 0 marks an empty row. Capacity is a
+power of two and at least twice the number of live orders, so probes stay short.
+
+Linear probing with backward-shift deletion: no tombstones, so a long-running engine never
+degrades. Order ids are assigned by the edges, monotonically, so the order-id index hashes
+by folding rather than scrambling: consecutive ids land in consecutive rows, which keeps the
+insert path in cache. Client order ids are chosen by users, so that index scrambles
+(``strong=True``) to deny them a clustering attack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ringex.jit import njit
+
+__all__ = ["new_index", "index_find", "index_insert", "index_delete"]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def new_index(live_capacity: int, width: int) -> np.ndarray:
+    """A zeroed table with room for ``live_capacity`` keys at load factor <= 1/2."""
+    rows = 16
+    while rows < 2 * live_capacity:
+        rows *= 2
+    return np.zeros((rows, width), dtype=np.int64)
+
+
+@njit(inline="always")
+def _home(table, key_a, key_b):
+    mask = np.uint64(table.shape[0] - 1)
+    a = np.uint64(key_a)
+    if table.shape[1] == 2:
+        return np.int64((a ^ (a >> np.uint64(32))) & mask)
+    h = a * _GOLDEN + np.uint64(key_b)
+    h = (h ^ (h >> np.uint64(30))) * _MIX1
+    h = (h ^ (h >> np.uint64(27))) * _MIX2
+    h = h ^ (h >> np.uint64(31))
+    return np.int64(h & mask)
+
+
+@njit(inline="always")
+def _matches(table, row, key_a, key_b):
+    if table[row, 0] != key_a:
+        return False
+    return table.shape[1] == 2 or table[row, 1] == key_b
+
+
+@njit
+def index_find(table, key_a, key_b):
+    """The slot stored for the key, or -1."""
+    mask = table.shape[0] - 1
+    value_col = table.shape[1] - 1
+    row = _home(table, key_a, key_b)
+    while table[row, value_col] != 0:
+        if _matches(table, row, key_a, key_b):
+            return table[row, value_col] - 1
+        row = (row + 1) & mask
+    return -1
+
+
+@njit
+def index_insert(table, key_a, key_b, slot):
+    """Store ``slot`` for a key that must not be present yet."""
+    mask = table.shape[0] - 1
+    value_col = table.shape[1] - 1
+    row = _home(table, key_a, key_b)
+    while table[row, value_col] != 0:
+        row = (row + 1) & mask
+    table[row, 0] = key_a
+    if value_col == 2:
+        table[row, 1] = key_b
+    table[row, value_col] = slot + 1
+
+
+@njit
+def index_delete(table, key_a, key_b):
+    """Remove the key if present; returns whether it was."""
+    mask = table.shape[0] - 1
+    value_col = table.shape[1] - 1
+    row = _home(table, key_a, key_b)
+    while True:
+        if table[row, value_col] == 0:
+            return False
+        if _matches(table, row, key_a, key_b):
+            break
+        row = (row + 1) & mask
+    # Backward shift: pull later members of the probe run into the hole when their home
+    # position does not lie strictly between the hole and themselves (cyclically).
+    hole = row
+    probe = (hole + 1) & mask
+    while table[probe, value_col] != 0:
+        home = _home(table, table[probe, 0], table[probe, 1] if value_col == 2 else 0)
+        if ((probe - home) & mask) >= ((probe - hole) & mask):
+            for c in range(value_col + 1):
+                table[hole, c] = table[probe, c]
+            hole = probe
+        probe = (probe + 1) & mask
+    for c in range(value_col + 1):
+        table[hole, c] = 0
+    return True

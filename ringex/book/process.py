@@ -1,0 +1,73 @@
+"""The batch entry point: apply commands in order, append their events.
+
+:func:`process_commands` is the only compiled function the engine calls per batch. It stops
+early, between two commands, when the next command's worst-case event count would not fit in
+the output buffer, so a command's events are never split across calls and the buffer never
+overflows; the caller drains the events and calls again (see ``ringex.engine``).
+"""
+
+from __future__ import annotations
+
+from ringex.book.emit import emit_rejection
+from ringex.book.handlers import (
+    handle_amend,
+    handle_cancel,
+    handle_cancel_all,
+    handle_new,
+    handle_set_status,
+)
+from ringex.book.state import META_LIVE, META_NEXT_COMMAND
+from ringex.jit import njit
+from ringex.records import CommandKind, Reason
+
+__all__ = ["process_commands", "events_bound"]
+
+
+@njit(inline="always")
+def events_bound(st, c):
+    """Most events command ``c`` can emit: a taker meets each resting order of its pair at
+    most once, with at most two events per meeting (STP decrement), plus ACCEPTED/AMENDED and
+    a final CANCELED."""
+    kind = c.kind
+    if kind == CommandKind.NEW or kind == CommandKind.AMEND:
+        pair = c.pair_id
+        if pair < 0 or pair >= st.pair_status.shape[0]:
+            return 1
+        resting = st.side_orders[2 * pair] + st.side_orders[2 * pair + 1]
+        return 4 + 2 * min(resting, max(c.quantity, 0))
+    if kind == CommandKind.CANCEL_ALL:
+        return 2 + st.meta[META_LIVE]
+    return 1
+
+
+@njit
+def process_commands(st, commands, start, events, k):
+    """Apply ``commands[start:]`` while their events fit in ``events[k:]``.
+
+    Returns ``(next_command, next_event, blocked_need)``: where to resume, how many events are
+    now in the buffer, and, if a command could not start, its worst-case event count (else 0).
+    """
+    capacity = events.shape[0]
+    i = start
+    while i < commands.shape[0]:
+        c = commands[i]
+        need = events_bound(st, c)
+        if k + need > capacity:
+            return i, k, need
+        command_index = st.meta[META_NEXT_COMMAND]
+        st.meta[META_NEXT_COMMAND] = command_index + 1
+        kind = c.kind
+        if kind == CommandKind.NEW:
+            k = handle_new(st, c, events, k, command_index)
+        elif kind == CommandKind.CANCEL:
+            k = handle_cancel(st, c, events, k, command_index)
+        elif kind == CommandKind.AMEND:
+            k = handle_amend(st, c, events, k, command_index)
+        elif kind == CommandKind.CANCEL_ALL:
+            k = handle_cancel_all(st, c, events, k, command_index)
+        elif kind == CommandKind.SET_STATUS:
+            k = handle_set_status(st, c, events, k, command_index)
+        else:
+            k = emit_rejection(events, k, st, c, Reason.INVALID_COMMAND, command_index)
+        i += 1
+    return i, k, 0
