@@ -45,7 +45,7 @@ def _next_worse(st, pair, s, offset):
 def canonical_words(st):
     """The canonical int64 array of docs/matching.md ("State hash")."""
     n_pairs = st.pair_status.shape[0]
-    words = np.zeros(3 + 5 * n_pairs + ORDER_WORDS * st.meta[META_LIVE], dtype=np.int64)
+    words = np.zeros(3 + 4 * n_pairs + ORDER_WORDS * st.meta[META_LIVE], dtype=np.int64)
     words[0] = st.meta[META_NEXT_SEQ]
     words[1] = st.meta[META_NEXT_COMMAND]
     words[2] = n_pairs
