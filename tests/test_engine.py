@@ -1,0 +1,137 @@
+"""What is specific to the compiled engine: batching, buffers, snapshots, invariant checks.
+
+Matching semantics are covered by the scenario, stateful and differential tests, which run the
+compiled engine against the reference matcher.
+"""
+
+import numpy as np
+import pytest
+
+from ringex.commands import cancel, new, pack
+from ringex.engine import MatchingEngine
+from ringex.errors import SnapshotError
+from ringex.pairs import Pair
+from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
+
+PAIRS = [Pair.for_ticks(0), Pair.for_ticks(1, band=(50, 5_000))]
+
+
+def _book_of(n_orders, *, side=Side.SELL, price=100, pair=0):
+    return pack(new(i + 1, 1 + i % 7, side, price + i % 5, 1 + i % 3, pair=pair)
+                for i in range(n_orders))
+
+
+def test_events_are_deterministic_bytes_and_seq_is_gap_free():
+    commands = pack([_book_of(300), pack(new(1000 + i, 9, Side.BUY, 104, 2) for i in range(50))])
+    runs = []
+    for _ in range(2):
+        engine = MatchingEngine(PAIRS, order_capacity=1024)
+        events = engine.process(commands)
+        runs.append((events.tobytes(), engine.state_hash()))
+        assert np.array_equal(events["seq"], np.arange(1, len(events) + 1))
+        assert events["command_index"].max() == len(commands) - 1
+    assert runs[0] == runs[1]
+    assert (events["kind"] == EventKind.TRADE).sum() > 0
+
+
+def test_a_tiny_event_buffer_never_splits_a_command_or_loses_an_event():
+    commands = pack([_book_of(200), new(5000, 99, Side.BUY, 200, 10_000)])  # sweeps everything
+    small = MatchingEngine(PAIRS, order_capacity=512, event_capacity=16)
+    large = MatchingEngine(PAIRS, order_capacity=512, event_capacity=1 << 14)
+    small_events = small.process(commands)
+    assert small_events.tobytes() == large.process(commands).tobytes()
+    assert small.live_orders == large.live_orders == 1  # the sweeper rests with its remainder
+
+
+def test_process_into_stops_between_commands_when_the_buffer_is_full():
+    engine = MatchingEngine(PAIRS, order_capacity=64)
+    commands = _book_of(40)
+    buffer = np.zeros(10, dtype=EVENT_DTYPE)
+    next_command, n_events, blocked = engine.process_into(commands, 0, buffer)
+    # NEW needs room for its worst case, so the batch stops early and resumes cleanly.
+    assert 0 < next_command < len(commands)
+    assert n_events == next_command  # one ACCEPTED per resting order
+    assert blocked > 10 - n_events
+    rest = engine.process(commands[next_command:])
+    assert rest["seq"][0] == n_events + 1
+
+
+def test_wrong_dtype_is_a_type_error_not_garbage():
+    engine = MatchingEngine(PAIRS)
+    with pytest.raises(TypeError, match="COMMAND_DTYPE"):
+        engine.process(np.zeros(3, dtype=np.int64))
+    assert len(engine.process(np.zeros(0, dtype=COMMAND_DTYPE))) == 0
+
+
+def test_snapshot_restore_gives_the_same_hash_and_the_same_future():
+    before = pack([_book_of(500), _book_of(300, side=Side.BUY, price=90, pair=1)])
+    after = pack([new(9000 + i, 3, Side.BUY, 101 + i % 4, 5) for i in range(100)]
+                 + [cancel(i + 1, 1 + i % 7) for i in range(0, 500, 3)])
+    engine = MatchingEngine(PAIRS, order_capacity=2048)
+    engine.process(before)
+    blob = engine.snapshot(meta={"input_offset": 800})
+    restored = MatchingEngine.restore(blob, order_capacity=2048)
+    assert restored.state_hash() == engine.state_hash()
+    assert restored.next_seq == engine.next_seq
+    assert restored.depth(0, 20) == engine.depth(0, 20)
+    restored.check_invariants()
+    assert restored.process(after).tobytes() == engine.process(after).tobytes()
+    assert restored.state_hash() == engine.state_hash()
+
+
+def test_corrupt_truncated_and_foreign_snapshots_are_refused_by_name():
+    engine = MatchingEngine(PAIRS, order_capacity=64)
+    engine.process(_book_of(20))
+    blob = bytearray(engine.snapshot())
+    flipped = bytearray(blob)
+    flipped[len(flipped) // 2] ^= 0xFF
+    with pytest.raises(SnapshotError, match="checksum"):
+        MatchingEngine.restore(bytes(flipped))
+    with pytest.raises(SnapshotError, match="truncated|checksum"):
+        MatchingEngine.restore(bytes(blob[:40]))
+    with pytest.raises(SnapshotError, match="magic"):
+        MatchingEngine.restore(b"NOTASNAP" + bytes(blob[8:]))
+    newer = bytearray(blob)
+    newer[8] = 99  # version field
+    with pytest.raises(SnapshotError, match="version 99"):
+        MatchingEngine.restore(bytes(newer))
+    with pytest.raises(SnapshotError, match="exceed order_capacity"):
+        MatchingEngine.restore(bytes(blob), order_capacity=5)
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda st, row: st.o_leaves.__setitem__(row, 0), "leaves_qty <= 0"),
+        (lambda st, row: st.o_filled.__setitem__(row, st.o_filled[row] + 1), "quantity !="),
+        (lambda st, row: st.lvl_qty.__setitem__(0, st.lvl_qty[0] + 1), "level's total"),
+        (lambda st, row: st.best.__setitem__(0, st.best[0] - 1), "best price"),
+    ],
+)
+def test_check_invariants_catches_corruption(corrupt, message):
+    engine = MatchingEngine([Pair.for_ticks(0, band=(100, 100))], order_capacity=16)
+    engine.process(_book_of(1, price=100, side=Side.BUY))
+    engine.check_invariants()
+    corrupt(engine._state, 0)
+    with pytest.raises(AssertionError, match=message):
+        engine.check_invariants()
+
+
+def test_crossed_book_is_detected():
+    engine = MatchingEngine([Pair.for_ticks(0)], order_capacity=16)
+    engine.process(pack([new(1, 1, Side.BUY, 100, 1), new(2, 2, Side.SELL, 101, 1)]))
+    st = engine._state
+    st.best[0] = 101  # claim the bid is at the ask's price
+    with pytest.raises(AssertionError):
+        engine.check_invariants()
+
+
+def test_order_pool_rows_are_reused_without_growth():
+    engine = MatchingEngine(PAIRS, order_capacity=8)
+    for round_ in range(50):
+        ids = range(round_ * 8 + 1, round_ * 8 + 9)
+        events = engine.process(pack([new(i, 1, Side.BUY, 100, 1) for i in ids]
+                                     + [cancel(i, 1) for i in ids]))
+        assert (events["kind"] == EventKind.CANCELED).sum() == 8
+    assert engine.live_orders == 0
+    engine.check_invariants()
