@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ringex.book.emit import emit, emit_order, emit_rejection
 from ringex.book.index import index_find
 from ringex.book.levels import level_append, level_reduce, level_unlink
@@ -223,6 +221,30 @@ def handle_amend(st, c, ev, k, command_index):
 
 
 @njit
+def _sort_prefix(values, n):
+    """Heapsort ``values[:n]`` ascending, in place (no allocation, O(n log n) worst case)."""
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down(values, start, n)
+    for end in range(n - 1, 0, -1):
+        values[0], values[end] = values[end], values[0]
+        _sift_down(values, 0, end)
+
+
+@njit(inline="always")
+def _sift_down(values, root, n):
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and values[child + 1] > values[child]:
+            child += 1
+        if values[root] >= values[child]:
+            return
+        values[root], values[child] = values[child], values[root]
+        root = child
+
+
+@njit
 def handle_cancel_all(st, c, ev, k, command_index):
     pair = c.pair_id
     every_pair = pair == ALL_PAIRS
@@ -244,10 +266,9 @@ def handle_cancel_all(st, c, ev, k, command_index):
             continue
         st.scratch[found] = st.o_id[slot]
         found += 1
-    # Mass cancels are rare; sorting a copy here is the one allocation the matcher makes.
-    order_ids = np.sort(st.scratch[:found])
-    for order_id in order_ids:
-        slot = index_find(st.id_index, order_id, 0)
+    _sort_prefix(st.scratch, found)
+    for n in range(found):
+        slot = index_find(st.id_index, st.scratch[n], 0)
         k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.CANCEL_ALL, command_index,
                        c.timestamp_ns)
         remove_resting(st, slot)

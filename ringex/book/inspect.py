@@ -41,7 +41,7 @@ def _next_worse(st, pair, s, offset):
     return next_occupied(st, pair, s, offset + 1, False)
 
 
-@njit
+@njit(allocates=True)
 def canonical_words(st):
     """The canonical int64 array of docs/matching.md ("State hash")."""
     n_pairs = st.pair_status.shape[0]
@@ -168,7 +168,7 @@ def check_book(st):
     return 0, 0
 
 
-@njit
+@njit(allocates=True)
 def depth_levels(st, pair, s, max_levels):
     """Up to ``max_levels`` rows of ``[price, total leaves, order count]``, best first."""
     out = np.zeros((max_levels, 3), dtype=np.int64)
