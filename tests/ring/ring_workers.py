@@ -17,7 +17,7 @@ import numpy as np
 
 from ringex.jit import njit
 from ringex.ring import Ring, wait
-from ringex.ring.atomics import load_acquire, store_release
+from ringex.ring.atomics import cas, fetch_add, load_acquire, store_release
 from ringex.ring.barrier import consumer_sequence, release, wait_for
 from ringex.ring.layout import CURSOR, MULTI_PRODUCER
 from ringex.ring.sequencer import claim, publish
@@ -241,3 +241,26 @@ class Peer:
         assert not self.runner.is_alive(), "peer did not finish in time"
         if hasattr(self.runner, "exitcode"):
             assert self.runner.exitcode is not None
+
+
+@njit
+def add_many(cells, cell, times):
+    for _ in range(times):
+        fetch_add(cells, cell, 1)
+
+
+@njit
+def cas_increment_many(cells, cell, times):
+    for _ in range(times):
+        while True:
+            old = load_acquire(cells, cell)
+            if cas(cells, cell, old, old + 1) == old:
+                break
+
+
+def hammer_main(name, times, results):
+    ring = Ring.attach(name, STRESS_DTYPE)
+    cells = ring.arrays.records.view(np.int64)
+    add_many(cells, 0, times)
+    cas_increment_many(cells, 8, times)
+    results.put(("hammer", times))
