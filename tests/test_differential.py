@@ -1,0 +1,269 @@
+"""The compiled engine against the reference matcher, command by command and at volume.
+
+- ``TestStateMachine``: Hypothesis drives both with the same commands (news near the touch,
+  cancels and amends of live and unknown ids, cancel-all, status changes, broken fields) and
+  after every command requires identical event bytes, identical state hashes and intact
+  invariants in both.
+- ``test_random_stream*``: seeded generated streams, small capacity so BOOK_FULL happens.
+- ``test_million_commands``: 1,000,000 commands over 4 pairs, in batches of 10,000.
+- The harness itself is tested against a deliberately broken reference, so a silent harness
+  cannot pass for agreement.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from ringex.commands import amend, cancel, cancel_all, command, new, set_status
+from ringex.pairs import Pair
+from ringex.records import (
+    ALL_PAIRS,
+    COMMAND_DTYPE,
+    EventKind,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+)
+from ringex.reference import ReferenceMatcher
+from ringex.testing.checks import assert_well_formed
+from ringex.testing.differential import assert_same_events, compare_on_stream
+from ringex.testing.generator import CommandStream
+from ringex.testing.live_orders import LiveOrders
+from ringex.testing.matchers import compiled_matcher, reference_matcher
+
+#: The matcher compared with the reference oracle.
+CANDIDATE = compiled_matcher
+
+
+def stream_pairs(n: int) -> list[Pair]:
+    return [Pair.for_ticks(i, band=(1, 100_000), min_qty_lots=1, max_qty_lots=1_000)
+            for i in range(n)]
+
+
+# ---------------------------------------------------------------- stateful
+
+
+SM_PAIRS = [Pair.for_ticks(i, band=(90, 110), min_qty_lots=1, max_qty_lots=20) for i in range(2)]
+SM_CAPACITY = 12
+ACCOUNTS = st.integers(1, 3)
+PAIR_IDS = st.sampled_from([0, 0, 1, 1, 2, -1])  # mostly valid
+QUANTITIES = st.one_of(st.integers(1, 8), st.sampled_from([0, 20, 21, -1]))
+STATUSES = st.sampled_from([1, 1, 1, 2, 3, 4, 0, 5])
+
+
+class MatcherComparison(RuleBasedStateMachine):
+    """One reference and one candidate, fed identical commands."""
+
+    @initialize()
+    def start(self):
+        self.oracle = ReferenceMatcher(SM_PAIRS, order_capacity=SM_CAPACITY)
+        self.candidate = CANDIDATE(SM_PAIRS, order_capacity=SM_CAPACITY)
+        self.live = LiveOrders()
+        self.timestamp_ns = 0
+        self.next_order_id = 1
+        self.used_ids: list[int] = []
+
+    def run(self, cmd: np.ndarray) -> None:
+        self.timestamp_ns += 1
+        cmd["timestamp_ns"] = self.timestamp_ns
+        first_seq, first_index = self.oracle.next_seq, self.oracle.next_command_index
+        expected = self.oracle.process(cmd)
+        actual = self.candidate.process(cmd)
+        assert_well_formed(expected, first_seq, first_index, 1)
+        assert_same_events(expected, actual)
+        self.live.observe(expected)
+
+    @invariant()
+    def same_state(self):
+        if not hasattr(self, "oracle"):
+            return
+        assert self.candidate.state_hash() == self.oracle.state_hash()
+        self.oracle.check_invariants()
+        self.candidate.check_invariants()
+        assert set(self.live.by_id) == set(self.oracle.orders)
+
+    def _touch(self, pair_id: int, side: int) -> int:
+        bids, asks = self.oracle.depth(pair_id, 1) if 0 <= pair_id < len(SM_PAIRS) else ([], [])
+        book = asks if side == Side.BUY else bids
+        return book[0][0] if book else 100
+
+    def _order_id(self, data, choice: str) -> int:
+        if choice == "live" and self.live.by_id:
+            return data.draw(st.sampled_from(sorted(self.live.by_id)))
+        if choice == "dead" and self.used_ids:
+            return data.draw(st.sampled_from(self.used_ids))
+        self.next_order_id += 1
+        self.used_ids.append(self.next_order_id)
+        return self.next_order_id
+
+    @rule(data=st.data(), pair=PAIR_IDS, side=st.sampled_from([Side.BUY, Side.SELL]),
+          offset=st.integers(-4, 4), qty=QUANTITIES, account=ACCOUNTS,
+          kind=st.sampled_from(["gtc", "gtc", "ioc", "fok", "market_ioc", "market_fok", "post"]),
+          stp=st.integers(0, 4), client_order_id=st.sampled_from([0, 0, 1, 2, 3]),
+          id_choice=st.sampled_from(["fresh", "fresh", "fresh", "live", "dead"]))
+    def new_order(self, data, pair, side, offset, qty, account, kind, stp, client_order_id,
+                  id_choice):
+        order_id = self._order_id(data, id_choice)
+        price = self._touch(pair, side) + offset
+        tif = {"ioc": TimeInForce.IOC, "fok": TimeInForce.FOK, "market_ioc": TimeInForce.IOC,
+               "market_fok": TimeInForce.FOK}.get(kind, TimeInForce.GTC)
+        is_market = kind.startswith("market")
+        self.run(new(order_id, account, side, 0 if is_market else price, qty, pair=pair,
+                     type=OrderType.MARKET if is_market else OrderType.LIMIT, tif=tif,
+                     post_only=kind == "post", stp=stp, client_order_id=client_order_id))
+
+    @rule(data=st.data(), live_target=st.booleans(), wrong_account=st.booleans(),
+          wrong_pair=st.booleans())
+    def cancel_order(self, data, live_target, wrong_account, wrong_pair):
+        if live_target and self.live.by_id:
+            order = self.live.by_id[data.draw(st.sampled_from(sorted(self.live.by_id)))]
+            account = order.account % 3 + 1 if wrong_account else order.account
+            pair = 1 - order.pair_id if wrong_pair else order.pair_id
+            self.run(cancel(order.order_id, account, pair=pair))
+        else:
+            self.run(cancel(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS),
+                            pair=data.draw(PAIR_IDS)))
+
+    @rule(data=st.data(), price_move=st.integers(-4, 4), qty_move=st.integers(-4, 4),
+          live_target=st.booleans(), wrong_account=st.booleans())
+    def amend_order(self, data, price_move, qty_move, live_target, wrong_account):
+        if live_target and self.live.by_id:
+            order = self.live.by_id[data.draw(st.sampled_from(sorted(self.live.by_id)))]
+            account = order.account % 3 + 1 if wrong_account else order.account
+            self.run(amend(order.order_id, account, order.price + price_move,
+                           order.quantity + qty_move, pair=order.pair_id))
+        else:
+            self.run(amend(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS),
+                           100 + price_move, 5 + qty_move, pair=data.draw(PAIR_IDS)))
+
+    @rule(account=st.integers(0, 3), pair=st.sampled_from([ALL_PAIRS, 0, 1, 2, -2]))
+    def cancel_all_orders(self, account, pair):
+        self.run(cancel_all(account, pair=pair))
+
+    @rule(pair=PAIR_IDS, status=STATUSES)
+    def change_status(self, pair, status):
+        self.run(set_status(pair, status))
+
+    @rule(kind=st.integers(0, 6), side=st.integers(0, 3), order_type=st.integers(0, 3),
+          tif=st.integers(0, 4), flags=st.integers(0, 3), stp=st.integers(0, 6),
+          status=st.integers(0, 5), pair=PAIR_IDS, account=st.integers(-1, 3),
+          order_id=st.integers(-1, 40), client_order_id=st.integers(0, 3),
+          price=st.integers(-1, 120), qty=st.integers(-1, 25))
+    def raw_command(self, kind, side, order_type, tif, flags, stp, status, pair, account,
+                    order_id, client_order_id, price, qty):
+        self.run(command(kind=kind, side=side, order_type=order_type, tif=tif, flags=flags,
+                         stp=stp, status=status, pair_id=pair, account=account,
+                         order_id=order_id, client_order_id=client_order_id, price=price,
+                         quantity=qty))
+
+
+MatcherComparison.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestStateMachine = MatcherComparison.TestCase
+
+
+# ---------------------------------------------------------------- generated streams
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_stream(seed):
+    pairs = stream_pairs(3)
+    counts = compare_on_stream(
+        reference_matcher(pairs, order_capacity=150), CANDIDATE(pairs, order_capacity=150),
+        CommandStream(pairs, seed=seed), n_commands=30_000, batch_size=1_000)
+    assert counts["commands"] == 30_000 and counts["trades"] > 1_000
+
+
+@pytest.mark.slow
+def test_million_commands():
+    pairs = stream_pairs(4)
+    counts = compare_on_stream(reference_matcher(pairs), CANDIDATE(pairs),
+                               CommandStream(pairs, seed=20_240_601),
+                               n_commands=1_000_000, batch_size=10_000)
+    assert counts["commands"] == 1_000_000
+    assert counts["trades"] > 100_000
+
+
+# ---------------------------------------------------------------- the harness has teeth
+
+
+class _LifoReference(ReferenceMatcher):
+    """Wrong on purpose: newest first within a level."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for book in self.books:
+            for side in book.values():
+                side.head = lambda side=side: side.levels[side.best_price()].orders[-1]
+
+
+def test_harness_reports_a_divergence():
+    pairs = stream_pairs(2)
+    with pytest.raises(AssertionError, match="differs|state hashes differ"):
+        compare_on_stream(reference_matcher(pairs), _LifoReference(pairs),
+                          CommandStream(pairs, seed=5), n_commands=20_000, batch_size=1_000)
+
+
+def test_harness_accepts_two_references():
+    pairs = stream_pairs(2)
+    counts = compare_on_stream(reference_matcher(pairs), reference_matcher(pairs),
+                               CommandStream(pairs, seed=5), n_commands=5_000, batch_size=500)
+    assert counts["events"] > counts["commands"]
+
+
+def test_assert_same_events_names_the_field():
+    oracle = ReferenceMatcher(stream_pairs(1))
+    events = oracle.process(new(1, 1, Side.BUY, 100, 5))
+    tampered = events.copy()
+    tampered["leaves_qty"][0] += 1
+    with pytest.raises(AssertionError, match="leaves_qty: expected 5 got 6"):
+        assert_same_events(events, tampered)
+
+
+# ---------------------------------------------------------------- the generator
+
+
+def test_generator_is_seeded():
+    pairs = stream_pairs(2)
+    a, b = CommandStream(pairs, seed=9), CommandStream(pairs, seed=9)
+    assert a.next_batch(2_000).tobytes() == b.next_batch(2_000).tobytes()
+    assert CommandStream(pairs, seed=10).next_batch(2_000).tobytes() != \
+        CommandStream(pairs, seed=9).next_batch(2_000).tobytes()
+
+
+def test_generator_mix_and_live_model():
+    """The stream reaches every event kind and the interesting reasons; the live-order model
+    it aims with agrees with the reference's book."""
+    pairs = stream_pairs(4)
+    oracle = ReferenceMatcher(pairs, order_capacity=150)
+    stream = CommandStream(pairs, seed=11)
+    kinds, reasons = collections.Counter(), collections.Counter()
+    for _ in range(40):
+        commands = stream.next_batch(1_000)
+        assert commands.dtype == COMMAND_DTYPE
+        events = oracle.process(commands)
+        stream.observe(events)
+        kinds.update(events["kind"].tolist())
+        reasons.update(events["reason"].tolist())
+        assert set(stream.live.by_id) == set(oracle.orders)
+        for order_id, order in stream.live.by_id.items():
+            live = oracle.order(order_id)
+            assert (order.price, order.quantity, order.filled_qty) == (
+                live["price"], live["quantity"], live["filled_qty"])
+    assert set(kinds) == set(EventKind)
+    wanted = {Reason.SELF_TRADE, Reason.IOC_REMAINDER, Reason.FOK_UNFILLED, Reason.USER_CANCELED,
+              Reason.CANCEL_ALL, Reason.POST_ONLY_WOULD_TAKE, Reason.BOOK_FULL,
+              Reason.UNKNOWN_ORDER, Reason.NOT_OWNER, Reason.DUPLICATE_ORDER_ID,
+              Reason.NO_CHANGE, Reason.INVALID_COMMAND, Reason.PRICE_OUT_OF_BAND}
+    assert wanted <= set(reasons), f"never produced: {wanted - set(reasons)}"
+    amended_ok = kinds[EventKind.AMENDED]
+    assert amended_ok > 1_000 and kinds[EventKind.TRADE] > 3_000
