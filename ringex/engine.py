@@ -127,19 +127,19 @@ class MatchingEngine:
         slot = index_find(self._state.id_index, order_id, 0)
         if slot < 0:
             return None
-        st = self._state
+        row = self._state.orders[slot]
         return {
-            "order_id": int(st.o_id[slot]),
-            "account": int(st.o_account[slot]),
-            "client_order_id": int(st.o_coid[slot]),
-            "pair_id": int(st.o_pair[slot]),
-            "side": int(st.o_side[slot]),
-            "price": int(st.o_price[slot]),
-            "quantity": int(st.o_qty[slot]),
-            "filled_qty": int(st.o_filled[slot]),
-            "leaves_qty": int(st.o_leaves[slot]),
-            "flags": int(st.o_flags[slot]),
-            "stp": int(st.o_stp[slot]),
+            "order_id": int(row["order_id"]),
+            "account": int(row["account"]),
+            "client_order_id": int(row["client_order_id"]),
+            "pair_id": int(row["pair_id"]),
+            "side": int(row["side"]),
+            "price": int(row["price"]),
+            "quantity": int(row["quantity"]),
+            "filled_qty": int(row["filled"]),
+            "leaves_qty": int(row["leaves"]),
+            "flags": int(row["flags"]),
+            "stp": int(row["stp"]),
         }
 
     # -- snapshots --------------------------------------------------------------------

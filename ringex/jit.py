@@ -12,6 +12,13 @@ atomic instruction, which measured ~0.6 us per call on this machine, more than t
 matching work. Hot-path functions therefore never allocate and borrow their arrays from the
 caller, who keeps them alive. A function that must allocate (inspection, snapshots) says so
 with ``njit(allocates=True)``.
+
+Functions on the per-command path are also inlined at numba's IR level
+(``njit(inline="always")``): numba passes every array of the state as seven scalar arguments,
+so an ordinary call costs ~10 ns, and the matcher makes several per command. The price is
+compile time (~20 s for the book, once; then the on-disk cache). Numba's cache does not
+notice edits to an inlined callee in another module: after editing ``ringex/book``, delete
+the ``__pycache__/*.nbi`` and ``*.nbc`` files (``scripts/clear-numba-cache.sh``).
 """
 
 from __future__ import annotations

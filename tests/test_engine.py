@@ -102,10 +102,10 @@ def test_corrupt_truncated_and_foreign_snapshots_are_refused_by_name():
 @pytest.mark.parametrize(
     "corrupt, message",
     [
-        (lambda st, row: st.o_leaves.__setitem__(row, 0), "leaves_qty <= 0"),
-        (lambda st, row: st.o_filled.__setitem__(row, st.o_filled[row] + 1), "quantity !="),
-        (lambda st, row: st.lvl_qty.__setitem__(0, st.lvl_qty[0] + 1), "level's total"),
-        (lambda st, row: st.best.__setitem__(0, st.best[0] - 1), "best price"),
+        (lambda st, row: st.orders["leaves"].__setitem__(row, 0), "leaves_qty <= 0"),
+        (lambda st, row: st.orders["filled"].__setitem__(row, 1), "quantity !="),
+        (lambda st, row: st.levels["quantity"].__setitem__(0, 7), "level's total"),
+        (lambda st, row: st.sides["best"].__setitem__(0, 99), "best price"),
     ],
 )
 def test_check_invariants_catches_corruption(corrupt, message):
@@ -120,8 +120,7 @@ def test_check_invariants_catches_corruption(corrupt, message):
 def test_crossed_book_is_detected():
     engine = MatchingEngine([Pair.for_ticks(0)], order_capacity=16)
     engine.process(pack([new(1, 1, Side.BUY, 100, 1), new(2, 2, Side.SELL, 101, 1)]))
-    st = engine._state
-    st.best[0] = 101  # claim the bid is at the ask's price
+    engine._state.sides["best"][0] = 101  # claim the bid is at the ask's price
     with pytest.raises(AssertionError):
         engine.check_invariants()
 

@@ -52,40 +52,40 @@ def emit(ev, k, st, kind, reason, side, order_type, tif, flags, order_status, pa
 
 @njit(inline="always")
 def _open_status(st, slot):
-    if st.o_filled[slot] == 0:
+    if st.orders[slot].filled == 0:
         return OrderStatus.NEW
     return OrderStatus.PARTIALLY_FILLED
 
 
-@njit
+@njit(inline="always")
 def emit_order(ev, k, st, slot, kind, reason, command_index, timestamp_ns):
     """ACCEPTED, CANCELED or AMENDED about the order in pool row ``slot``."""
     if kind == EventKind.CANCELED:
         status = OrderStatus.CANCELED
     else:
         status = _open_status(st, slot)
-    return emit(ev, k, st, kind, reason, st.o_side[slot], st.o_type[slot], st.o_tif[slot],
-                st.o_flags[slot], status, 0, st.o_pair[slot], command_index, timestamp_ns,
-                st.o_id[slot], st.o_account[slot], st.o_coid[slot], st.o_price[slot],
-                st.o_qty[slot], st.o_filled[slot], st.o_leaves[slot], 0, 0, 0, 0, 0, 0)
+    return emit(ev, k, st, kind, reason, st.orders[slot].side, st.orders[slot].order_type, st.orders[slot].tif,
+                st.orders[slot].flags, status, 0, st.orders[slot].pair_id, command_index, timestamp_ns,
+                st.orders[slot].order_id, st.orders[slot].account, st.orders[slot].client_order_id, st.orders[slot].price,
+                st.orders[slot].quantity, st.orders[slot].filled, st.orders[slot].leaves, 0, 0, 0, 0, 0, 0)
 
 
-@njit
+@njit(inline="always")
 def emit_trade(ev, k, st, taker, maker, price, quantity, command_index, timestamp_ns):
     """One TRADE; both orders' fields are already updated."""
-    if st.o_leaves[taker] == 0:
+    if st.orders[taker].leaves == 0:
         status = OrderStatus.FILLED
     else:
         status = OrderStatus.PARTIALLY_FILLED
-    return emit(ev, k, st, EventKind.TRADE, 0, st.o_side[taker], st.o_type[taker],
-                st.o_tif[taker], st.o_flags[taker], status, 0, st.o_pair[taker],
-                command_index, timestamp_ns, st.o_id[taker], st.o_account[taker],
-                st.o_coid[taker], price, st.o_qty[taker], st.o_filled[taker],
-                st.o_leaves[taker], quantity, st.o_id[maker], st.o_account[maker],
-                st.o_qty[maker], st.o_filled[maker], st.o_leaves[maker])
+    return emit(ev, k, st, EventKind.TRADE, 0, st.orders[taker].side, st.orders[taker].order_type,
+                st.orders[taker].tif, st.orders[taker].flags, status, 0, st.orders[taker].pair_id,
+                command_index, timestamp_ns, st.orders[taker].order_id, st.orders[taker].account,
+                st.orders[taker].client_order_id, price, st.orders[taker].quantity, st.orders[taker].filled,
+                st.orders[taker].leaves, quantity, st.orders[maker].order_id, st.orders[maker].account,
+                st.orders[maker].quantity, st.orders[maker].filled, st.orders[maker].leaves)
 
 
-@njit
+@njit(inline="always")
 def emit_rejection(ev, k, st, c, reason, command_index):
     """REJECTED: copies the command's fields; nothing was filled."""
     return emit(ev, k, st, EventKind.REJECTED, reason, c.side, c.order_type, c.tif, c.flags,

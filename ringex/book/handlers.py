@@ -28,7 +28,7 @@ __all__ = ["handle_new", "handle_cancel", "handle_amend", "handle_cancel_all",
 
 @njit(inline="always")
 def _known_pair(st, pair):
-    return 0 <= pair < st.pair_status.shape[0]
+    return 0 <= pair < st.pairs.shape[0]
 
 
 @njit(inline="always")
@@ -37,17 +37,17 @@ def _live_slot(st, pair, order_id):
     if order_id <= 0:
         return -1
     slot = index_find(st.id_index, order_id, 0)
-    if slot >= 0 and st.o_pair[slot] != pair:
+    if slot >= 0 and st.orders[slot].pair_id != pair:
         return -1
     return slot
 
 
-@njit
+@njit(inline="always")
 def _new_rejection(st, c):
     pair = c.pair_id
     if not _known_pair(st, pair):
         return Reason.UNKNOWN_PAIR
-    status = st.pair_status[pair]
+    status = st.pairs[pair].status
     if status == PairStatus.HALTED:
         return Reason.PAIR_HALTED
     if status == PairStatus.CANCEL_ONLY:
@@ -78,9 +78,9 @@ def _new_rejection(st, c):
     else:
         if c.price <= 0:
             return Reason.INVALID_PRICE
-        if c.price < st.band_lo[pair] or c.price > st.band_hi[pair]:
+        if c.price < st.pairs[pair].band_lo or c.price > st.pairs[pair].band_hi:
             return Reason.PRICE_OUT_OF_BAND
-    if c.quantity < st.min_qty[pair] or c.quantity > st.max_qty[pair]:
+    if c.quantity < st.pairs[pair].min_qty or c.quantity > st.pairs[pair].max_qty:
         return Reason.INVALID_QUANTITY
     pair_post_only = status == PairStatus.POST_ONLY
     if pair_post_only and (is_market or c.tif != TimeInForce.GTC):
@@ -97,33 +97,33 @@ def _new_rejection(st, c):
     return Reason.NONE
 
 
-@njit
+@njit(inline="always")
 def handle_new(st, c, ev, k, command_index):
     reason = _new_rejection(st, c)
     if reason != Reason.NONE:
         return emit_rejection(ev, k, st, c, reason, command_index)
     taker = st.meta[META_CAPACITY]
     ts = c.timestamp_ns
-    st.o_id[taker] = c.order_id
-    st.o_account[taker] = c.account
-    st.o_coid[taker] = c.client_order_id
-    st.o_price[taker] = c.price
-    st.o_qty[taker] = c.quantity
-    st.o_filled[taker] = 0
-    st.o_leaves[taker] = c.quantity
-    st.o_ts[taker] = ts
-    st.o_pair[taker] = c.pair_id
-    st.o_side[taker] = c.side
-    st.o_type[taker] = c.order_type
-    st.o_tif[taker] = c.tif
-    st.o_flags[taker] = c.flags
-    st.o_stp[taker] = c.stp
+    st.orders[taker].order_id = c.order_id
+    st.orders[taker].account = c.account
+    st.orders[taker].client_order_id = c.client_order_id
+    st.orders[taker].price = c.price
+    st.orders[taker].quantity = c.quantity
+    st.orders[taker].filled = 0
+    st.orders[taker].leaves = c.quantity
+    st.orders[taker].timestamp_ns = ts
+    st.orders[taker].pair_id = c.pair_id
+    st.orders[taker].side = c.side
+    st.orders[taker].order_type = c.order_type
+    st.orders[taker].tif = c.tif
+    st.orders[taker].flags = c.flags
+    st.orders[taker].stp = c.stp
     k = emit_order(ev, k, st, taker, EventKind.ACCEPTED, Reason.NONE, command_index, ts)
     if c.tif == TimeInForce.FOK and not fok_fillable(st, taker):
         return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.FOK_UNFILLED,
                           command_index, ts)
     k, stopped = match(st, taker, ev, k, command_index, ts)
-    if st.o_leaves[taker] == 0:
+    if st.orders[taker].leaves == 0:
         return k
     if stopped:
         return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
@@ -143,12 +143,12 @@ def handle_cancel(st, c, ev, k, command_index):
     pair = c.pair_id
     if not _known_pair(st, pair):
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
-    if st.pair_status[pair] == PairStatus.HALTED:
+    if st.pairs[pair].status == PairStatus.HALTED:
         return emit_rejection(ev, k, st, c, Reason.PAIR_HALTED, command_index)
     slot = _live_slot(st, pair, c.order_id)
     if slot < 0:
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_ORDER, command_index)
-    if st.o_account[slot] != c.account:
+    if st.orders[slot].account != c.account:
         return emit_rejection(ev, k, st, c, Reason.NOT_OWNER, command_index)
     k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.USER_CANCELED, command_index,
                    c.timestamp_ns)
@@ -156,33 +156,33 @@ def handle_cancel(st, c, ev, k, command_index):
     return k
 
 
-@njit
+@njit(inline="always")
 def _amend_rejection(st, c, slot):
     pair = c.pair_id
     if not _known_pair(st, pair):
         return Reason.UNKNOWN_PAIR
-    status = st.pair_status[pair]
+    status = st.pairs[pair].status
     if status == PairStatus.HALTED:
         return Reason.PAIR_HALTED
     if status == PairStatus.CANCEL_ONLY:
         return Reason.PAIR_CANCEL_ONLY
     if slot < 0:
         return Reason.UNKNOWN_ORDER
-    if st.o_account[slot] != c.account:
+    if st.orders[slot].account != c.account:
         return Reason.NOT_OWNER
     if c.price <= 0:
         return Reason.INVALID_PRICE
-    if c.price < st.band_lo[pair] or c.price > st.band_hi[pair]:
+    if c.price < st.pairs[pair].band_lo or c.price > st.pairs[pair].band_hi:
         return Reason.PRICE_OUT_OF_BAND
-    if (c.quantity < st.min_qty[pair] or c.quantity > st.max_qty[pair]
-            or c.quantity <= st.o_filled[slot]):
+    if (c.quantity < st.pairs[pair].min_qty or c.quantity > st.pairs[pair].max_qty
+            or c.quantity <= st.orders[slot].filled):
         return Reason.INVALID_QUANTITY
-    same_price = c.price == st.o_price[slot]
-    if same_price and c.quantity == st.o_qty[slot]:
+    same_price = c.price == st.orders[slot].price
+    if same_price and c.quantity == st.orders[slot].quantity:
         return Reason.NO_CHANGE
-    post_only = ((st.o_flags[slot] & OrderFlag.POST_ONLY) != 0
+    post_only = ((st.orders[slot].flags & OrderFlag.POST_ONLY) != 0
                  or status == PairStatus.POST_ONLY)
-    if not same_price and post_only and would_take(st, pair, st.o_side[slot], c.price):
+    if not same_price and post_only and would_take(st, pair, st.orders[slot].side, c.price):
         return Reason.POST_ONLY_WOULD_TAKE
     return Reason.NONE
 
@@ -196,20 +196,20 @@ def handle_amend(st, c, ev, k, command_index):
     if reason != Reason.NONE:
         return emit_rejection(ev, k, st, c, reason, command_index)
     ts = c.timestamp_ns
-    if c.price == st.o_price[slot] and c.quantity < st.o_qty[slot]:
-        reduction = st.o_qty[slot] - c.quantity
-        st.o_qty[slot] = c.quantity
+    if c.price == st.orders[slot].price and c.quantity < st.orders[slot].quantity:
+        reduction = st.orders[slot].quantity - c.quantity
+        st.orders[slot].quantity = c.quantity
         level_reduce(st, slot, reduction)
         return emit_order(ev, k, st, slot, EventKind.AMENDED, Reason.NONE, command_index, ts)
     # A new price or a larger quantity: the order re-enters as the last arrival.
     level_unlink(st, slot)
-    st.o_price[slot] = c.price
-    st.o_qty[slot] = c.quantity
-    st.o_leaves[slot] = c.quantity - st.o_filled[slot]
-    st.o_ts[slot] = ts
+    st.orders[slot].price = c.price
+    st.orders[slot].quantity = c.quantity
+    st.orders[slot].leaves = c.quantity - st.orders[slot].filled
+    st.orders[slot].timestamp_ns = ts
     k = emit_order(ev, k, st, slot, EventKind.AMENDED, Reason.NONE, command_index, ts)
     k, stopped = match(st, slot, ev, k, command_index, ts)
-    if st.o_leaves[slot] == 0:
+    if st.orders[slot].leaves == 0:
         release_row(st, slot)
     elif stopped:
         k = emit_order(ev, k, st, slot, EventKind.CANCELED, Reason.SELF_TRADE, command_index,
@@ -252,19 +252,19 @@ def handle_cancel_all(st, c, ev, k, command_index):
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
     if c.account <= 0:
         return emit_rejection(ev, k, st, c, Reason.INVALID_ACCOUNT, command_index)
-    if not every_pair and st.pair_status[pair] == PairStatus.HALTED:
+    if not every_pair and st.pairs[pair].status == PairStatus.HALTED:
         return emit_rejection(ev, k, st, c, Reason.PAIR_HALTED, command_index)
     found = 0
     for slot in range(st.meta[META_HIGH_WATER]):
-        if st.o_id[slot] == 0 or st.o_account[slot] != c.account:
+        if st.orders[slot].order_id == 0 or st.orders[slot].account != c.account:
             continue
-        order_pair = st.o_pair[slot]
+        order_pair = st.orders[slot].pair_id
         if every_pair:
-            if st.pair_status[order_pair] == PairStatus.HALTED:
+            if st.pairs[order_pair].status == PairStatus.HALTED:
                 continue
         elif order_pair != pair:
             continue
-        st.scratch[found] = st.o_id[slot]
+        st.scratch[found] = st.orders[slot].order_id
         found += 1
     _sort_prefix(st.scratch, found)
     for n in range(found):
@@ -283,6 +283,6 @@ def handle_set_status(st, c, ev, k, command_index):
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
     if c.status < PairStatus.TRADING or c.status > PairStatus.POST_ONLY:
         return emit_rejection(ev, k, st, c, Reason.INVALID_STATUS, command_index)
-    st.pair_status[pair] = c.status
+    st.pairs[pair].status = c.status
     return emit(ev, k, st, EventKind.PAIR_STATUS, 0, 0, 0, 0, 0, 0, c.status, pair,
                 command_index, c.timestamp_ns, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)

@@ -30,7 +30,10 @@ def new_index(live_capacity: int, width: int) -> np.ndarray:
     rows = 16
     while rows < 2 * live_capacity:
         rows *= 2
-    return np.zeros((rows, width), dtype=np.int64)
+    table = np.empty((rows, width), dtype=np.int64)
+    # Write every page now: a lazily mapped table would page-fault inside the matching loop.
+    table.fill(0)
+    return table
 
 
 @njit(inline="always")

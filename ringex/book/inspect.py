@@ -25,9 +25,9 @@ __all__ = ["canonical_words", "check_book", "depth_levels", "INVARIANT_MESSAGES"
 @njit
 def _first_offset(st, pair, s):
     """Offset of the best level of side ``s``, or -1 if the side is empty."""
-    if st.side_orders[2 * pair + s] == 0:
+    if st.sides[2 * pair + s].order_count == 0:
         return -1
-    return st.best[2 * pair + s] - st.band_lo[pair]
+    return st.sides[2 * pair + s].best - st.pairs[pair].band_lo
 
 
 @njit
@@ -36,7 +36,7 @@ def _next_worse(st, pair, s, offset):
         if offset == 0:
             return -1
         return next_occupied(st, pair, s, offset - 1, False)
-    if offset + 1 >= st.n_levels[pair]:
+    if offset + 1 >= st.pairs[pair].n_levels:
         return -1
     return next_occupied(st, pair, s, offset + 1, False)
 
@@ -44,7 +44,7 @@ def _next_worse(st, pair, s, offset):
 @njit(allocates=True)
 def canonical_words(st):
     """The canonical int64 array of docs/matching.md ("State hash")."""
-    n_pairs = st.pair_status.shape[0]
+    n_pairs = st.pairs.shape[0]
     words = np.zeros(3 + 4 * n_pairs + ORDER_WORDS * st.meta[META_LIVE], dtype=np.int64)
     words[0] = st.meta[META_NEXT_SEQ]
     words[1] = st.meta[META_NEXT_COMMAND]
@@ -52,28 +52,28 @@ def canonical_words(st):
     w = 3
     for pair in range(n_pairs):
         words[w] = pair
-        words[w + 1] = st.pair_status[pair]
+        words[w + 1] = st.pairs[pair].status
         w += 2
         for s in range(2):
-            words[w] = st.side_orders[2 * pair + s]
+            words[w] = st.sides[2 * pair + s].order_count
             w += 1
             offset = _first_offset(st, pair, s)
             while offset >= 0:
-                slot = st.lvl_head[level_row(st, pair, s, st.band_lo[pair] + offset)]
+                slot = st.levels[level_row(st, pair, s, st.pairs[pair].band_lo + offset)].head
                 while slot >= 0:
-                    words[w] = st.o_id[slot]
-                    words[w + 1] = st.o_account[slot]
-                    words[w + 2] = st.o_coid[slot]
-                    words[w + 3] = st.o_side[slot]
-                    words[w + 4] = st.o_price[slot]
-                    words[w + 5] = st.o_qty[slot]
-                    words[w + 6] = st.o_filled[slot]
-                    words[w + 7] = st.o_leaves[slot]
-                    words[w + 8] = st.o_flags[slot]
-                    words[w + 9] = st.o_stp[slot]
-                    words[w + 10] = st.o_ts[slot]
+                    words[w] = st.orders[slot].order_id
+                    words[w + 1] = st.orders[slot].account
+                    words[w + 2] = st.orders[slot].client_order_id
+                    words[w + 3] = st.orders[slot].side
+                    words[w + 4] = st.orders[slot].price
+                    words[w + 5] = st.orders[slot].quantity
+                    words[w + 6] = st.orders[slot].filled
+                    words[w + 7] = st.orders[slot].leaves
+                    words[w + 8] = st.orders[slot].flags
+                    words[w + 9] = st.orders[slot].stp
+                    words[w + 10] = st.orders[slot].timestamp_ns
                     w += ORDER_WORDS
-                    slot = st.o_next[slot]
+                    slot = st.orders[slot].next
                 offset = _next_worse(st, pair, s, offset)
     return words
 
@@ -98,44 +98,44 @@ INVARIANT_MESSAGES = {
 def check_book(st):
     """0 if every invariant holds, else ``(code, detail)`` with a key of INVARIANT_MESSAGES
     and the pair or pool row concerned."""
-    n_pairs = st.pair_status.shape[0]
+    n_pairs = st.pairs.shape[0]
     seen = 0
     for pair in range(n_pairs):
         for s in range(2):
             side_total = 0
             best_offset = -1
-            for offset in range(st.n_levels[pair]):
-                row = level_row(st, pair, s, st.band_lo[pair] + offset)
-                word = st.word_base[pair] + s * st.n_words[pair] + (offset >> 6)
+            for offset in range(st.pairs[pair].n_levels):
+                row = level_row(st, pair, s, st.pairs[pair].band_lo + offset)
+                word = st.sides[2 * pair + s].word_base + (offset >> 6)
                 bit = (st.bitmap[word] >> np.uint64(offset & 63)) & np.uint64(1)
-                if (bit != 0) != (st.lvl_count[row] > 0):
+                if (bit != 0) != (st.levels[row].count > 0):
                     return 6, pair
                 count = 0
                 total = 0
                 prev = -1
-                slot = st.lvl_head[row]
+                slot = st.levels[row].head
                 while slot >= 0:
-                    if count > st.meta[META_CAPACITY] or st.o_prev[slot] != prev:
+                    if count > st.meta[META_CAPACITY] or st.orders[slot].prev != prev:
                         return 5, pair
-                    if (st.o_pair[slot] != pair or st.o_side[slot] != s + 1
-                            or st.o_price[slot] != st.band_lo[pair] + offset):
+                    if (st.orders[slot].pair_id != pair or st.orders[slot].side != s + 1
+                            or st.orders[slot].price != st.pairs[pair].band_lo + offset):
                         return 12, slot
-                    if st.o_leaves[slot] <= 0:
+                    if st.orders[slot].leaves <= 0:
                         return 2, slot
-                    if st.o_qty[slot] != st.o_filled[slot] + st.o_leaves[slot]:
+                    if st.orders[slot].quantity != st.orders[slot].filled + st.orders[slot].leaves:
                         return 3, slot
-                    if index_find(st.id_index, st.o_id[slot], 0) != slot:
+                    if index_find(st.id_index, st.orders[slot].order_id, 0) != slot:
                         return 9, slot
-                    if st.o_coid[slot] != 0 and index_find(
-                            st.coid_index, st.o_account[slot], st.o_coid[slot]) != slot:
+                    if st.orders[slot].client_order_id != 0 and index_find(
+                            st.coid_index, st.orders[slot].account, st.orders[slot].client_order_id) != slot:
                         return 10, slot
-                    total += st.o_leaves[slot]
+                    total += st.orders[slot].leaves
                     count += 1
                     prev = slot
-                    slot = st.o_next[slot]
-                if count != st.lvl_count[row] or prev != st.lvl_tail[row]:
+                    slot = st.orders[slot].next
+                if count != st.levels[row].count or prev != st.levels[row].tail:
                     return 5, pair
-                if total != st.lvl_qty[row]:
+                if total != st.levels[row].quantity:
                     return 4, pair
                 if count > 0:
                     side_total += count
@@ -143,19 +143,19 @@ def check_book(st):
                         best_offset = offset
                     if s == 0:
                         best_offset = offset
-            if side_total != st.side_orders[2 * pair + s]:
+            if side_total != st.sides[2 * pair + s].order_count:
                 return 8, pair
-            if side_total > 0 and st.best[2 * pair + s] != st.band_lo[pair] + best_offset:
+            if side_total > 0 and st.sides[2 * pair + s].best != st.pairs[pair].band_lo + best_offset:
                 return 7, pair
             seen += side_total
-        if st.side_orders[2 * pair] > 0 and st.side_orders[2 * pair + 1] > 0:
-            if st.best[2 * pair] >= st.best[2 * pair + 1]:
+        if st.sides[2 * pair].order_count > 0 and st.sides[2 * pair + 1].order_count > 0:
+            if st.sides[2 * pair].best >= st.sides[2 * pair + 1].best:
                 return 1, pair
     if seen != st.meta[META_LIVE]:
         return 11, 0
     live_rows = 0
     for slot in range(st.meta[META_HIGH_WATER]):
-        if st.o_id[slot] != 0:
+        if st.orders[slot].order_id != 0:
             live_rows += 1
     if live_rows != seen:
         return 11, 0
@@ -175,10 +175,10 @@ def depth_levels(st, pair, s, max_levels):
     n = 0
     offset = _first_offset(st, pair, s)
     while offset >= 0 and n < max_levels:
-        row = level_row(st, pair, s, st.band_lo[pair] + offset)
-        out[n, 0] = st.band_lo[pair] + offset
-        out[n, 1] = st.lvl_qty[row]
-        out[n, 2] = st.lvl_count[row]
+        row = level_row(st, pair, s, st.pairs[pair].band_lo + offset)
+        out[n, 0] = st.pairs[pair].band_lo + offset
+        out[n, 1] = st.levels[row].quantity
+        out[n, 2] = st.levels[row].count
         n += 1
         offset = _next_worse(st, pair, s, offset)
     return out[:n]

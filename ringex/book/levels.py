@@ -1,10 +1,10 @@
 """Price levels: per-level FIFO queues over the order pool, an occupancy bitmap, best price.
 
-A level row holds the head and tail pool rows of a doubly linked FIFO (``o_prev``/``o_next``),
+A level row holds the head and tail pool rows of a doubly linked FIFO (``prev``/``next``),
 the total open quantity and the order count. One bit per level row says "occupied", so the
 next best price after a level empties is found a 64-level word at a time with
 count-leading/trailing-zeros; the cost is bounded by ``band width / 64`` words and is
-normally one word. ``best[2p+s]`` caches the best occupied price of a side.
+normally one word. ``sides[2p+s].best`` caches the best occupied price of a side.
 
 Side index ``s`` is 0 for bids (``Side.BUY``) and 1 for asks (``Side.SELL``).
 """
@@ -30,12 +30,12 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 @njit(inline="always")
 def level_row(st, pair, s, price):
-    return st.level_base[pair] + s * st.n_levels[pair] + (price - st.band_lo[pair])
+    return st.sides[2 * pair + s].level_base + (price - st.pairs[pair].band_lo)
 
 
 @njit(inline="always")
 def _word(st, pair, s, offset):
-    return st.word_base[pair] + s * st.n_words[pair] + (offset >> 6)
+    return st.sides[2 * pair + s].word_base + (offset >> 6)
 
 
 @njit
@@ -43,8 +43,8 @@ def next_occupied(st, pair, s, offset, toward_better):
     """Offset (price - band_lo) of the nearest occupied level of side ``s`` at or beyond
     ``offset``, walking toward worse prices (``toward_better=False``) or better ones; -1 if
     none. For bids worse means lower prices, for asks higher."""
-    n_words = st.n_words[pair]
-    first = st.word_base[pair] + s * n_words
+    n_words = st.sides[2 * pair + s].n_words
+    first = st.sides[2 * pair + s].word_base
     w = offset >> 6
     bit = np.uint64(offset & 63)
     upward = (s == 1) != toward_better
@@ -68,67 +68,67 @@ def next_occupied(st, pair, s, offset, toward_better):
             bits = st.bitmap[first + w]
 
 
-@njit
+@njit(inline="always")
 def level_append(st, slot):
     """Put the order in ``slot`` at the tail of its level (price-time priority)."""
-    pair = st.o_pair[slot]
-    s = st.o_side[slot] - 1
-    price = st.o_price[slot]
+    pair = st.orders[slot].pair_id
+    s = st.orders[slot].side - 1
+    price = st.orders[slot].price
     row = level_row(st, pair, s, price)
-    tail = st.lvl_tail[row]
-    st.o_prev[slot] = tail
-    st.o_next[slot] = -1
+    tail = st.levels[row].tail
+    st.orders[slot].prev = tail
+    st.orders[slot].next = -1
     if tail < 0:
-        st.lvl_head[row] = slot
-        offset = price - st.band_lo[pair]
+        st.levels[row].head = slot
+        offset = price - st.pairs[pair].band_lo
         st.bitmap[_word(st, pair, s, offset)] |= _ONE << np.uint64(offset & 63)
     else:
-        st.o_next[tail] = slot
-    st.lvl_tail[row] = slot
-    st.lvl_qty[row] += st.o_leaves[slot]
-    st.lvl_count[row] += 1
+        st.orders[tail].next = slot
+    st.levels[row].tail = slot
+    st.levels[row].quantity += st.orders[slot].leaves
+    st.levels[row].count += 1
     side_key = 2 * pair + s
-    if st.side_orders[side_key] == 0:
-        st.best[side_key] = price
+    if st.sides[side_key].order_count == 0:
+        st.sides[side_key].best = price
     elif s == 0:
-        if price > st.best[side_key]:
-            st.best[side_key] = price
-    elif price < st.best[side_key]:
-        st.best[side_key] = price
-    st.side_orders[side_key] += 1
+        if price > st.sides[side_key].best:
+            st.sides[side_key].best = price
+    elif price < st.sides[side_key].best:
+        st.sides[side_key].best = price
+    st.sides[side_key].order_count += 1
 
 
-@njit
+@njit(inline="always")
 def level_unlink(st, slot):
     """Take the order in ``slot`` out of its level; the pool row itself is not freed."""
-    pair = st.o_pair[slot]
-    s = st.o_side[slot] - 1
-    price = st.o_price[slot]
+    pair = st.orders[slot].pair_id
+    s = st.orders[slot].side - 1
+    price = st.orders[slot].price
     row = level_row(st, pair, s, price)
-    prev = st.o_prev[slot]
-    nxt = st.o_next[slot]
+    prev = st.orders[slot].prev
+    nxt = st.orders[slot].next
     if prev < 0:
-        st.lvl_head[row] = nxt
+        st.levels[row].head = nxt
     else:
-        st.o_next[prev] = nxt
+        st.orders[prev].next = nxt
     if nxt < 0:
-        st.lvl_tail[row] = prev
+        st.levels[row].tail = prev
     else:
-        st.o_prev[nxt] = prev
-    st.lvl_qty[row] -= st.o_leaves[slot]
-    st.lvl_count[row] -= 1
+        st.orders[nxt].prev = prev
+    st.levels[row].quantity -= st.orders[slot].leaves
+    st.levels[row].count -= 1
     side_key = 2 * pair + s
-    st.side_orders[side_key] -= 1
-    if st.lvl_count[row] == 0:
-        offset = price - st.band_lo[pair]
+    st.sides[side_key].order_count -= 1
+    if st.levels[row].count == 0:
+        offset = price - st.pairs[pair].band_lo
         st.bitmap[_word(st, pair, s, offset)] &= ~(_ONE << np.uint64(offset & 63))
-        if st.side_orders[side_key] > 0 and st.best[side_key] == price:
-            st.best[side_key] = st.band_lo[pair] + next_occupied(st, pair, s, offset, False)
+        if st.sides[side_key].order_count > 0 and st.sides[side_key].best == price:
+            st.sides[side_key].best = st.pairs[pair].band_lo + next_occupied(st, pair, s, offset, False)
 
 
 @njit(inline="always")
 def level_reduce(st, slot, amount):
     """The order in ``slot`` keeps its place while its open quantity drops by ``amount``."""
-    row = level_row(st, st.o_pair[slot], st.o_side[slot] - 1, st.o_price[slot])
-    st.lvl_qty[row] -= amount
-    st.o_leaves[slot] -= amount
+    row = level_row(st, st.orders[slot].pair_id, st.orders[slot].side - 1, st.orders[slot].price)
+    st.levels[row].quantity -= amount
+    st.orders[slot].leaves -= amount

@@ -31,9 +31,9 @@ def events_bound(st, c):
     kind = c.kind
     if kind == CommandKind.NEW or kind == CommandKind.AMEND:
         pair = c.pair_id
-        if pair < 0 or pair >= st.pair_status.shape[0]:
+        if pair < 0 or pair >= st.pairs.shape[0]:
             return 1
-        resting = st.side_orders[2 * pair] + st.side_orders[2 * pair + 1]
+        resting = st.sides[2 * pair].order_count + st.sides[2 * pair + 1].order_count
         return 4 + 2 * min(resting, max(c.quantity, 0))
     if kind == CommandKind.CANCEL_ALL:
         return 2 + st.meta[META_LIVE]

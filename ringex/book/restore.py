@@ -20,7 +20,7 @@ __all__ = ["load_canonical"]
 def load_canonical(st, words):
     """Fill a freshly allocated state from ``words``; returns 0, or -1 if they do not fit
     (wrong pair count, or more orders than the pool holds)."""
-    n_pairs = st.pair_status.shape[0]
+    n_pairs = st.pairs.shape[0]
     if words[2] != n_pairs:
         return -1
     st.meta[META_NEXT_SEQ] = words[0]
@@ -28,7 +28,7 @@ def load_canonical(st, words):
     taker = st.meta[META_CAPACITY]
     w = 3
     for pair in range(n_pairs):
-        st.pair_status[pair] = words[w + 1]
+        st.pairs[pair].status = words[w + 1]
         w += 2
         for _side in range(2):
             count = words[w]
@@ -36,20 +36,20 @@ def load_canonical(st, words):
             for _ in range(count):
                 if st.meta[META_LIVE] >= st.meta[META_CAPACITY]:
                     return -1
-                st.o_id[taker] = words[w]
-                st.o_account[taker] = words[w + 1]
-                st.o_coid[taker] = words[w + 2]
-                st.o_side[taker] = words[w + 3]
-                st.o_price[taker] = words[w + 4]
-                st.o_qty[taker] = words[w + 5]
-                st.o_filled[taker] = words[w + 6]
-                st.o_leaves[taker] = words[w + 7]
-                st.o_flags[taker] = words[w + 8]
-                st.o_stp[taker] = words[w + 9]
-                st.o_ts[taker] = words[w + 10]
-                st.o_pair[taker] = pair
-                st.o_type[taker] = OrderType.LIMIT
-                st.o_tif[taker] = TimeInForce.GTC
+                st.orders[taker].order_id = words[w]
+                st.orders[taker].account = words[w + 1]
+                st.orders[taker].client_order_id = words[w + 2]
+                st.orders[taker].side = words[w + 3]
+                st.orders[taker].price = words[w + 4]
+                st.orders[taker].quantity = words[w + 5]
+                st.orders[taker].filled = words[w + 6]
+                st.orders[taker].leaves = words[w + 7]
+                st.orders[taker].flags = words[w + 8]
+                st.orders[taker].stp = words[w + 9]
+                st.orders[taker].timestamp_ns = words[w + 10]
+                st.orders[taker].pair_id = pair
+                st.orders[taker].order_type = OrderType.LIMIT
+                st.orders[taker].tif = TimeInForce.GTC
                 rest_taker(st, taker)
                 w += ORDER_WORDS
     return 0
