@@ -51,11 +51,16 @@ def stream_pairs(n: int) -> list[Pair]:
 
 
 SM_PAIRS = [Pair.for_ticks(i, band=(90, 110), min_qty_lots=1, max_qty_lots=20) for i in range(2)]
-SM_CAPACITY = 12
+SM_CAPACITY = 20
+# Valid values dominate the "valid" rules; ``raw_command`` brings the broken fields.
 ACCOUNTS = st.integers(1, 3)
-PAIR_IDS = st.sampled_from([0, 0, 1, 1, 2, -1])  # mostly valid
-QUANTITIES = st.one_of(st.integers(1, 8), st.sampled_from([0, 20, 21, -1]))
-STATUSES = st.sampled_from([1, 1, 1, 2, 3, 4, 0, 5])
+PAIR_IDS = st.sampled_from([0, 1])
+ANY_PAIR_IDS = st.sampled_from([0, 0, 1, 1, 2, -1])
+QUANTITIES = st.sampled_from([1, 1, 2, 3, 4, 5, 8, 20, 21])
+STATUSES = st.sampled_from([1, 1, 1, 1, 1, 2, 3, 4, 4, 0, 5])
+SIDES = st.sampled_from([Side.BUY, Side.SELL])
+STP_MODES = st.sampled_from([0, 0, 1, 2, 3, 4])
+ID_CHOICES = st.sampled_from(["fresh"] * 8 + ["live", "dead"])
 
 
 class MatcherComparison(RuleBasedStateMachine):
@@ -89,9 +94,10 @@ class MatcherComparison(RuleBasedStateMachine):
         self.candidate.check_invariants()
         assert set(self.live.by_id) == set(self.oracle.orders)
 
-    def _touch(self, pair_id: int, side: int) -> int:
-        bids, asks = self.oracle.depth(pair_id, 1) if 0 <= pair_id < len(SM_PAIRS) else ([], [])
-        book = asks if side == Side.BUY else bids
+    def _touch(self, pair_id: int, side: int, *, own: bool) -> int:
+        """Best price of ``side``'s own book or of the opposite one; 100 on an empty side."""
+        bids, asks = self.oracle.depth(pair_id, 1)
+        book = bids if (side == Side.BUY) == own else asks
         return book[0][0] if book else 100
 
     def _order_id(self, data, choice: str) -> int:
@@ -103,21 +109,41 @@ class MatcherComparison(RuleBasedStateMachine):
         self.used_ids.append(self.next_order_id)
         return self.next_order_id
 
-    @rule(data=st.data(), pair=PAIR_IDS, side=st.sampled_from([Side.BUY, Side.SELL]),
-          offset=st.integers(-4, 4), qty=QUANTITIES, account=ACCOUNTS,
-          kind=st.sampled_from(["gtc", "gtc", "ioc", "fok", "market_ioc", "market_fok", "post"]),
-          stp=st.integers(0, 4), client_order_id=st.sampled_from([0, 0, 1, 2, 3]),
-          id_choice=st.sampled_from(["fresh", "fresh", "fresh", "live", "dead"]))
-    def new_order(self, data, pair, side, offset, qty, account, kind, stp, client_order_id,
-                  id_choice):
-        order_id = self._order_id(data, id_choice)
-        price = self._touch(pair, side) + offset
-        tif = {"ioc": TimeInForce.IOC, "fok": TimeInForce.FOK, "market_ioc": TimeInForce.IOC,
-               "market_fok": TimeInForce.FOK}.get(kind, TimeInForce.GTC)
-        is_market = kind.startswith("market")
-        self.run(new(order_id, account, side, 0 if is_market else price, qty, pair=pair,
-                     type=OrderType.MARKET if is_market else OrderType.LIMIT, tif=tif,
-                     post_only=kind == "post", stp=stp, client_order_id=client_order_id))
+    def _new(self, data, pair, side, price, qty, account, *, type=OrderType.LIMIT,
+             tif=TimeInForce.GTC, post_only=False, stp=0):
+        order_id = self._order_id(data, data.draw(ID_CHOICES))
+        client_order_id = data.draw(st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4, 5, 6]))
+        self.run(new(order_id, account, side, price, qty, pair=pair, type=type, tif=tif,
+                     post_only=post_only, stp=stp, client_order_id=client_order_id))
+
+    @rule(data=st.data(), pair=PAIR_IDS, side=SIDES, behind=st.integers(0, 4), qty=QUANTITIES,
+          account=ACCOUNTS, stp=STP_MODES)
+    def rest(self, data, pair, side, behind, qty, account, stp):
+        """A GTC limit at or behind the touch of its own side."""
+        sign = 1 if side == Side.BUY else -1
+        price = self._touch(pair, side, own=True) - sign * behind
+        self._new(data, pair, side, price, qty, account, stp=stp)
+
+    @rule(data=st.data(), pair=PAIR_IDS, side=SIDES, through=st.integers(-1, 4),
+          qty=QUANTITIES, account=ACCOUNTS, stp=STP_MODES,
+          how=st.sampled_from(["gtc", "ioc", "fok", "market_ioc", "market_fok"]))
+    def take(self, data, pair, side, through, qty, account, stp, how):
+        """An order priced at or through the opposite touch."""
+        sign = 1 if side == Side.BUY else -1
+        price = self._touch(pair, side, own=False) + sign * through
+        tif = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK,
+               "market_ioc": TimeInForce.IOC, "market_fok": TimeInForce.FOK}[how]
+        if how.startswith("market"):
+            self._new(data, pair, side, 0, qty, account, type=OrderType.MARKET, tif=tif, stp=stp)
+        else:
+            self._new(data, pair, side, price, qty, account, tif=tif, stp=stp)
+
+    @rule(data=st.data(), pair=PAIR_IDS, side=SIDES, offset=st.integers(-2, 2),
+          qty=QUANTITIES, account=ACCOUNTS)
+    def post_only(self, data, pair, side, offset, qty, account):
+        """A post-only order around the opposite touch: rests or is rejected."""
+        price = self._touch(pair, side, own=False) + offset
+        self._new(data, pair, side, price, qty, account, post_only=True)
 
     @rule(data=st.data(), live_target=st.booleans(), wrong_account=st.booleans(),
           wrong_pair=st.booleans())
@@ -129,43 +155,51 @@ class MatcherComparison(RuleBasedStateMachine):
             self.run(cancel(order.order_id, account, pair=pair))
         else:
             self.run(cancel(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS),
-                            pair=data.draw(PAIR_IDS)))
+                            pair=data.draw(ANY_PAIR_IDS)))
 
-    @rule(data=st.data(), price_move=st.integers(-4, 4), qty_move=st.integers(-4, 4),
-          live_target=st.booleans(), wrong_account=st.booleans())
-    def amend_order(self, data, price_move, qty_move, live_target, wrong_account):
-        if live_target and self.live.by_id:
-            order = self.live.by_id[data.draw(st.sampled_from(sorted(self.live.by_id)))]
-            account = order.account % 3 + 1 if wrong_account else order.account
-            self.run(amend(order.order_id, account, order.price + price_move,
-                           order.quantity + qty_move, pair=order.pair_id))
+    @rule(data=st.data(), how=st.sampled_from(["reduce", "increase", "move", "cross", "same"]),
+          move=st.integers(1, 4), live_target=st.booleans(), wrong_account=st.booleans())
+    def amend_order(self, data, how, move, live_target, wrong_account):
+        if not (live_target and self.live.by_id):
+            self.run(amend(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS), 100, 5,
+                           pair=data.draw(ANY_PAIR_IDS)))
+            return
+        order = self.live.by_id[data.draw(st.sampled_from(sorted(self.live.by_id)))]
+        account = order.account % 3 + 1 if wrong_account else order.account
+        sign = 1 if order.side == Side.BUY else -1
+        price, quantity = order.price, order.quantity
+        if how == "reduce":
+            quantity -= move  # may reach filled_qty or 0: INVALID_QUANTITY
+        elif how == "increase":
+            quantity += move
+        elif how == "move":
+            price -= sign * move
+        elif how == "cross":
+            price = self._touch(order.pair_id, order.side, own=False) + sign * (move - 1)
+        self.run(amend(order.order_id, account, price, quantity, pair=order.pair_id))
+
+    @rule(data=st.data(), what=st.sampled_from(["cancel_all", "status", "raw", "raw"]))
+    def rare(self, data, what):
+        """The rare kinds share one rule, so that they stay rare."""
+        if what == "cancel_all":
+            account = data.draw(st.sampled_from([1, 2, 3, 0]))
+            pair = data.draw(st.sampled_from([ALL_PAIRS, 0, 1, 2, -2]))
+            self.run(cancel_all(account, pair=pair))
+        elif what == "status":
+            self.run(set_status(data.draw(ANY_PAIR_IDS), data.draw(STATUSES)))
         else:
-            self.run(amend(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS),
-                           100 + price_move, 5 + qty_move, pair=data.draw(PAIR_IDS)))
-
-    @rule(account=st.integers(0, 3), pair=st.sampled_from([ALL_PAIRS, 0, 1, 2, -2]))
-    def cancel_all_orders(self, account, pair):
-        self.run(cancel_all(account, pair=pair))
-
-    @rule(pair=PAIR_IDS, status=STATUSES)
-    def change_status(self, pair, status):
-        self.run(set_status(pair, status))
-
-    @rule(kind=st.integers(0, 6), side=st.integers(0, 3), order_type=st.integers(0, 3),
-          tif=st.integers(0, 4), flags=st.integers(0, 3), stp=st.integers(0, 6),
-          status=st.integers(0, 5), pair=PAIR_IDS, account=st.integers(-1, 3),
-          order_id=st.integers(-1, 40), client_order_id=st.integers(0, 3),
-          price=st.integers(-1, 120), qty=st.integers(-1, 25))
-    def raw_command(self, kind, side, order_type, tif, flags, stp, status, pair, account,
-                    order_id, client_order_id, price, qty):
-        self.run(command(kind=kind, side=side, order_type=order_type, tif=tif, flags=flags,
-                         stp=stp, status=status, pair_id=pair, account=account,
-                         order_id=order_id, client_order_id=client_order_id, price=price,
-                         quantity=qty))
+            self.run(command(
+                kind=data.draw(st.sampled_from([1, 1, 1, 2, 3, 4, 5, 0, 6])), side=data.draw(st.integers(0, 3)),
+                order_type=data.draw(st.integers(0, 3)), tif=data.draw(st.integers(0, 4)),
+                flags=data.draw(st.integers(0, 3)), stp=data.draw(st.integers(0, 6)),
+                status=data.draw(st.integers(0, 5)), pair_id=data.draw(ANY_PAIR_IDS),
+                account=data.draw(st.integers(-1, 3)), order_id=data.draw(st.integers(-1, 40)),
+                client_order_id=data.draw(st.integers(0, 3)),
+                price=data.draw(st.integers(-1, 120)), quantity=data.draw(st.integers(-1, 25))))
 
 
 MatcherComparison.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None,
+    max_examples=200, stateful_step_count=80, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestStateMachine = MatcherComparison.TestCase
