@@ -35,7 +35,7 @@ from ringex.jit import njit  # noqa: E402
 from ringex.ring import Ring, wait  # noqa: E402
 from ringex.ring.atomics import cpu_relax  # noqa: E402
 from ringex.ring.barrier import consumer_sequence, release, wait_for  # noqa: E402
-from ringex.ring.kernel import monotonic_ns  # noqa: E402
+from ringex.ring.kernel import monotonic_ns, sched_yield  # noqa: E402
 from ringex.ring.sequencer import claim, publish  # noqa: E402
 
 BENCH_DTYPE = np.dtype([("seq", "<i8"), ("producer", "<i8"), ("sent_ns", "<i8"),
@@ -119,8 +119,13 @@ def produce_paced(ring, count, interval_ns, start_ns):
     mask = ring.records.shape[0] - 1
     for i in range(count):
         due = start_ns + i * interval_ns
-        while monotonic_ns() < due:
-            cpu_relax()
+        now = monotonic_ns()
+        while now < due:
+            if due - now > 50_000:
+                sched_yield()  # far ahead of schedule: let the consumer have the core
+            else:
+                cpu_relax()
+            now = monotonic_ns()
         high = claim(ring, 1, TIMEOUT_NS)
         if high < 0:
             return i

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ringex.jit import njit
 from ringex.ring.atomics import load_acquire
 from ringex.ring.kernel import monotonic_ns
-from ringex.ring.layout import ALERT, CONSUMERS, WAIT_STRATEGY, consumer_cell
-from ringex.ring.wait import ALERTED, BLOCKING, HALT, SLEEPING, TIMED_OUT, backoff
+from ringex.ring.layout import ALERT, CONSUMERS, consumer_cell
+from ringex.ring.wait import ALERTED, HALT, SLEEPING, TIMED_OUT, backoff
 
 __all__ = ["RETIRED", "min_consumer_sequence", "wait_for_capacity"]
 
@@ -40,9 +40,8 @@ def wait_for_capacity(header, wrap_point, cursor, timeout_ns):
     Returns :data:`ALERTED` if the ring is halted, :data:`TIMED_OUT` after ``timeout_ns``
     (negative: wait forever).
     """
-    strategy = header[WAIT_STRATEGY]
-    if strategy == BLOCKING:
-        strategy = SLEEPING
+    # a full ring means a consumer is behind: spinning would only take its CPU away
+    strategy = SLEEPING
     deadline = monotonic_ns() + timeout_ns if timeout_ns >= 0 else -1
     attempt = 0
     while True:

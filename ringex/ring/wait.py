@@ -21,8 +21,9 @@ fence plus one load per published batch, and a ``futex_wake`` syscall only when 
 sleeps. The strategy is chosen by the ring's owner and stored in the header, because
 producers and consumers must agree on it (only BLOCKING producers wake anyone).
 
-A producer that finds the ring full never blocks on the futex: it spins, yields and sleeps
-(the SLEEPING schedule) until the slowest consumer moves.
+A producer that finds the ring full, whatever the strategy, spins, yields and sleeps (the
+SLEEPING schedule) until the slowest consumer moves: a full ring means a consumer is behind,
+and on 2 cores a spinning producer would only take the CPU that consumer needs.
 
 The ALERT cell stops waits for orderly shutdown: RUN, DRAIN (consumers stop once they have
 consumed everything claimed) or HALT (stop now). Waits return a sequence >= 0, or
