@@ -5,8 +5,12 @@ An index is an int64 table of shape ``(capacity, width)``: each row is ``[key_a,
 ``(account, client_order_id)`` index). A value column of 0 marks an empty row. Capacity is a
 power of two and at least twice the number of live orders, so probes stay short.
 
-Linear probing with backward-shift deletion: no tombstones, so a long-running engine never
-degrades. Order ids are assigned by the edges, monotonically, so the order-id index hashes
+Robin Hood linear probing: an insert displaces any entry that sits closer to its own home
+row, so every probe run is ordered by home row. That ordering lets a lookup stop as soon as it
+meets an entry closer to home than itself, and lets a deletion shift back only the displaced
+entries that follow the hole, stopping at the first entry that sits at its home row. There are
+no tombstones, so a long-running engine never degrades; and a run of consecutive order ids
+(each at its home row) costs a delete O(1) rather than a scan of the whole run. Order ids are assigned by the edges, monotonically, so the order-id index hashes
 by folding rather than scrambling: consecutive ids land in consecutive rows, which keeps the
 insert path in cache. Client order ids are chosen by users, so that index scrambles
 (``strong=True``) to deny them a clustering attack.
@@ -56,16 +60,26 @@ def _matches(table, row, key_a, key_b):
     return table.shape[1] == 2 or table[row, 1] == key_b
 
 
+@njit(inline="always")
+def _displacement(table, row, mask):
+    home = _home(table, table[row, 0], table[row, 1] if table.shape[1] == 3 else 0)
+    return (row - home) & mask
+
+
 @njit
 def index_find(table, key_a, key_b):
     """The slot stored for the key, or -1."""
     mask = table.shape[0] - 1
     value_col = table.shape[1] - 1
     row = _home(table, key_a, key_b)
+    distance = 0
     while table[row, value_col] != 0:
         if _matches(table, row, key_a, key_b):
             return table[row, value_col] - 1
+        if _displacement(table, row, mask) < distance:
+            return -1
         row = (row + 1) & mask
+        distance += 1
     return -1
 
 
@@ -75,12 +89,26 @@ def index_insert(table, key_a, key_b, slot):
     mask = table.shape[0] - 1
     value_col = table.shape[1] - 1
     row = _home(table, key_a, key_b)
+    distance = 0
+    value = slot + 1
     while table[row, value_col] != 0:
+        resident = _displacement(table, row, mask)
+        if resident < distance:
+            # the resident is richer (closer to home): it moves on, the newcomer stays
+            old_a = table[row, 0]
+            old_b = table[row, 1] if value_col == 2 else 0
+            old_value = table[row, value_col]
+            table[row, 0] = key_a
+            if value_col == 2:
+                table[row, 1] = key_b
+            table[row, value_col] = value
+            key_a, key_b, value, distance = old_a, old_b, old_value, resident
         row = (row + 1) & mask
+        distance += 1
     table[row, 0] = key_a
     if value_col == 2:
         table[row, 1] = key_b
-    table[row, value_col] = slot + 1
+    table[row, value_col] = value
 
 
 @njit
@@ -89,23 +117,21 @@ def index_delete(table, key_a, key_b):
     mask = table.shape[0] - 1
     value_col = table.shape[1] - 1
     row = _home(table, key_a, key_b)
+    distance = 0
     while True:
-        if table[row, value_col] == 0:
+        if table[row, value_col] == 0 or _displacement(table, row, mask) < distance:
             return False
         if _matches(table, row, key_a, key_b):
             break
         row = (row + 1) & mask
-    # Backward shift: pull later members of the probe run into the hole when their home
-    # position does not lie strictly between the hole and themselves (cyclically).
+        distance += 1
     hole = row
     probe = (hole + 1) & mask
-    while table[probe, value_col] != 0:
-        home = _home(table, table[probe, 0], table[probe, 1] if value_col == 2 else 0)
-        if ((probe - home) & mask) >= ((probe - hole) & mask):
-            for c in range(value_col + 1):
-                table[hole, c] = table[probe, c]
-            hole = probe
+    while table[probe, value_col] != 0 and _displacement(table, probe, mask) > 0:
+        for column in range(value_col + 1):
+            table[hole, column] = table[probe, column]
+        hole = probe
         probe = (probe + 1) & mask
-    for c in range(value_col + 1):
-        table[hole, c] = 0
+    for column in range(value_col + 1):
+        table[hole, column] = 0
     return True

@@ -134,8 +134,10 @@ def allocate(pairs: Sequence[Pair], order_capacity: int) -> BookState:
     word_base = 0
     for pair in pairs:
         n_levels = pair.band_hi_ticks - pair.band_lo_ticks + 1
-        if n_levels < 1:
-            raise ValueError(f"pair {pair.name!r} has an empty price band")
+        if pair.band_lo_ticks < 1 or n_levels < 1:
+            raise ValueError(f"pair {pair.name!r} needs a price band of positive ticks")
+        if not 1 <= pair.min_qty_lots <= pair.max_qty_lots:
+            raise ValueError(f"pair {pair.name!r} needs 1 <= min_qty_lots <= max_qty_lots")
         n_words = (n_levels + 63) // 64
         pair_rows[pair.pair_id] = (
             int(PairStatus.TRADING),
