@@ -46,16 +46,20 @@ def new(order_id: int, account: int, side: int, price: int, qty: int, *, pair: i
                    quantity=qty, client_order_id=client_order_id, timestamp_ns=ts)
 
 
-def cancel(order_id: int, account: int, *, pair: int = 0, ts: int = 0) -> np.ndarray:
+def cancel(order_id: int, account: int, *, pair: int = 0, ts: int = 0,
+           client_order_id: int = 0) -> np.ndarray:
+    """Cancel ``order_id``; with ``order_id=0``, the live ``(account, client_order_id)``."""
     return command(kind=CommandKind.CANCEL, pair_id=pair, order_id=order_id, account=account,
-                   timestamp_ns=ts)
+                   client_order_id=client_order_id, timestamp_ns=ts)
 
 
 def amend(order_id: int, account: int, price: int, qty: int, *, pair: int = 0,
-          ts: int = 0) -> np.ndarray:
-    """Move ``order_id`` to ``price`` with new total quantity ``qty`` (filled included)."""
+          ts: int = 0, client_order_id: int = 0) -> np.ndarray:
+    """Move ``order_id`` (with ``order_id=0``, the live ``(account, client_order_id)``) to
+    ``price`` with new total quantity ``qty`` (filled included)."""
     return command(kind=CommandKind.AMEND, pair_id=pair, order_id=order_id, account=account,
-                   price=price, quantity=qty, timestamp_ns=ts)
+                   price=price, quantity=qty, client_order_id=client_order_id,
+                   timestamp_ns=ts)
 
 
 def cancel_all(account: int, *, pair: int = ALL_PAIRS, ts: int = 0) -> np.ndarray:

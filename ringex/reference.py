@@ -220,9 +220,14 @@ class ReferenceMatcher:
             return True
         return maker_price <= taker.price if taker.side == Side.BUY else maker_price >= taker.price
 
-    def _live_on_pair(self, order_id: int, pair_id: int) -> _Order | None:
-        order = self.orders.get(order_id)
-        return order if order is not None and order.pair_id == pair_id else None
+    def _target(self, cmd: dict) -> _Order | None:
+        """The live order a CANCEL/AMEND names: by ``order_id``, or when that is 0, by
+        ``(account, client_order_id)``; ``None`` if not live on the command's pair."""
+        order_id = cmd["order_id"]
+        if order_id == 0 and cmd["client_order_id"] != 0:
+            order_id = self.client_ids.get((cmd["account"], cmd["client_order_id"]), 0)
+        order = self.orders.get(order_id) if order_id > 0 else None
+        return order if order is not None and order.pair_id == cmd["pair_id"] else None
 
     def _book(self, order: _Order) -> None:
         """Put a GTC LIMIT order at the tail of its level and index it."""
@@ -401,7 +406,7 @@ class ReferenceMatcher:
             return Reason.UNKNOWN_PAIR
         if status == PairStatus.HALTED:
             return Reason.PAIR_HALTED
-        order = self._live_on_pair(cmd["order_id"], cmd["pair_id"])
+        order = self._target(cmd)
         if order is None:
             return Reason.UNKNOWN_ORDER
         if order.account != cmd["account"]:
@@ -419,7 +424,7 @@ class ReferenceMatcher:
             return Reason.PAIR_HALTED
         if status == PairStatus.CANCEL_ONLY:
             return Reason.PAIR_CANCEL_ONLY
-        order = self._live_on_pair(cmd["order_id"], pair_id)
+        order = self._target(cmd)
         if order is None:
             return Reason.UNKNOWN_ORDER
         if order.account != cmd["account"]:

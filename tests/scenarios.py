@@ -745,6 +745,24 @@ SCENARIOS: list[Scenario] = [
         book={0: ([], [(100, 5, 1)])},
     ),
     Scenario(
+        "cancel and amend by client_order_id when order_id is 0, scoped to the account",
+        steps=[
+            (new(1, A, SELL, 100, 5, client_order_id=77), [accepted(1, client_order_id=77)]),
+            (new(2, B, SELL, 101, 5, client_order_id=77), [accepted(2, client_order_id=77)]),
+            (amend(0, A, 100, 3, client_order_id=77), [
+                amended(1, quantity=3, leaves_qty=3, client_order_id=77, account=A)]),
+            (cancel(0, C, client_order_id=77), [rejected(Reason.UNKNOWN_ORDER, account=C)]),
+            (cancel(0, B, client_order_id=77, pair=1),
+             [rejected(Reason.UNKNOWN_ORDER, account=B)]),
+            (cancel(0, B, client_order_id=77), [
+                canceled(2, Reason.USER_CANCELED, leaves=5, account=B, client_order_id=77)]),
+            (cancel(0, B), [rejected(Reason.UNKNOWN_ORDER, account=B)]),
+        ],
+        n_pairs=2,
+        book={0: ([], [(100, 3, 1)]), 1: EMPTY},
+        orders={1: {"quantity": 3, "leaves_qty": 3}, 2: None},
+    ),
+    Scenario(
         "REJECTED copies the command's fields, leaves = quantity",
         steps=[
             (new(42, A, SELL, 2000, 17, tif=IOC, stp=StpMode.EXPIRE_BOTH, client_order_id=9,

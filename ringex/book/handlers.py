@@ -32,12 +32,16 @@ def _known_pair(st, pair):
 
 
 @njit(inline="always")
-def _live_slot(st, pair, order_id):
-    """The pool row of a live order of ``pair``, or -1."""
-    if order_id <= 0:
+def _target_slot(st, c):
+    """The pool row of the live order a CANCEL/AMEND names, on the command's pair, or -1:
+    by ``order_id``, or when that is 0, by ``(account, client_order_id)``."""
+    if c.order_id > 0:
+        slot = index_find(st.id_index, c.order_id, 0)
+    elif c.order_id == 0 and c.client_order_id != 0:
+        slot = index_find(st.coid_index, c.account, c.client_order_id)
+    else:
         return -1
-    slot = index_find(st.id_index, order_id, 0)
-    if slot >= 0 and st.orders[slot].pair_id != pair:
+    if slot >= 0 and st.orders[slot].pair_id != c.pair_id:
         return -1
     return slot
 
@@ -145,7 +149,7 @@ def handle_cancel(st, c, ev, k, command_index):
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_PAIR, command_index)
     if st.pairs[pair].status == PairStatus.HALTED:
         return emit_rejection(ev, k, st, c, Reason.PAIR_HALTED, command_index)
-    slot = _live_slot(st, pair, c.order_id)
+    slot = _target_slot(st, c)
     if slot < 0:
         return emit_rejection(ev, k, st, c, Reason.UNKNOWN_ORDER, command_index)
     if st.orders[slot].account != c.account:
@@ -191,7 +195,7 @@ def _amend_rejection(st, c, slot):
 def handle_amend(st, c, ev, k, command_index):
     slot = -1
     if _known_pair(st, c.pair_id):
-        slot = _live_slot(st, c.pair_id, c.order_id)
+        slot = _target_slot(st, c)
     reason = _amend_rejection(st, c, slot)
     if reason != Reason.NONE:
         return emit_rejection(ev, k, st, c, reason, command_index)
