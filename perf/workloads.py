@@ -60,7 +60,7 @@ def _drive_ec_mix(st, commands, events, seed, target_orders, half_width, n_accou
         c.timestamp_ns = i
         r = np.random.random()
         target = 0
-        if n_live > 0 and r >= 0.12 and n_live >= target_orders // 2:
+        if r >= 0.12 and n_live >= target_orders:
             # cancel or move: find a live order (orders also die by being filled)
             for _attempt in range(8):
                 pick = np.random.randint(0, n_live)
@@ -81,7 +81,7 @@ def _drive_ec_mix(st, commands, events, seed, target_orders, half_width, n_accou
                 c.kind = CommandKind.AMEND
                 c.quantity = st.orders[slot].quantity
                 offset = np.random.randint(1, half_width + 1)
-                if np.random.random() < 0.04:
+                if np.random.random() < 0.075:
                     offset = -np.random.randint(0, 4)  # an aggressive move that trades
                 if st.orders[slot].side == Side.BUY:
                     c.price = mid - offset
@@ -98,7 +98,7 @@ def _drive_ec_mix(st, commands, events, seed, target_orders, half_width, n_accou
             c.side = Side.BUY if np.random.random() < 0.5 else Side.SELL
             c.order_type = 1
             c.quantity = np.random.randint(1, 100)
-            if r < 0.03 and n_live >= target_orders // 2:
+            if r < 0.03 and n_live >= target_orders:
                 c.tif = TimeInForce.IOC
                 offset = -np.random.randint(0, 6)
             else:
@@ -130,7 +130,14 @@ def ec_mix_workload(n: int = 1_000_000, seed: int = 2):
     commands = np.zeros(n, dtype=COMMAND_DTYPE)
     events = np.zeros(1 << 16, dtype=EVENT_DTYPE)
     trading = _drive_ec_mix(generator._state, commands, events, seed, 1000, 375, 1000, center)
+    kinds = np.bincount(commands["kind"], minlength=4) / n
+    is_new = commands["kind"] == CommandKind.NEW
+    ioc_share = float((is_new & (commands["tif"] == TimeInForce.IOC)).sum()) / n
     return pairs, commands, {
+        "mix": {"gtc": round(float(kinds[CommandKind.NEW]) - ioc_share, 4),
+                "ioc": round(ioc_share, 4),
+                "cancel": round(float(kinds[CommandKind.CANCEL]), 4),
+                "move": round(float(kinds[CommandKind.AMEND]), 4)},
         "target_resting_orders": 1000,
         "price_slots": 750,
         "accounts": 1000,
