@@ -17,7 +17,7 @@
 #   KAFKA_HOST             listen/advertise address          127.0.0.1
 #   KAFKA_PORT             PLAINTEXT (client) port           9092
 #   KAFKA_CONTROLLER_PORT  KRaft controller port             9093
-#   RINGEX_CACHE           cache root                        $HOME/.cache/ringex
+#   RINGEX_CACHE           cache root                        $HOME/.cache/ringex (<repo>/.cache/ringex without HOME)
 #   KAFKA_LIBS_DIR         broker classpath (jars)           $RINGEX_CACHE/kafka/libs
 #   RINGEX_VAR             runtime root                      <repo>/var
 #   KAFKA_VAR_DIR          pid, logs, data, server.properties $RINGEX_VAR/kafka
@@ -41,7 +41,9 @@ KAFKA_SRC="$SCRIPT_DIR/kafka"
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-RINGEX_CACHE="${RINGEX_CACHE:-$HOME/.cache/ringex}"
+if [[ -z "${RINGEX_CACHE:-}" ]]; then
+    if [[ -n "${HOME:-}" ]]; then RINGEX_CACHE="$HOME/.cache/ringex"; else RINGEX_CACHE="$REPO_DIR/.cache/ringex"; fi
+fi
 KAFKA_LIBS_DIR="${KAFKA_LIBS_DIR:-$RINGEX_CACHE/kafka/libs}"
 RINGEX_VAR="${RINGEX_VAR:-$REPO_DIR/var}"
 KAFKA_VAR_DIR="${KAFKA_VAR_DIR:-$RINGEX_VAR/kafka}"
