@@ -85,6 +85,12 @@ class MatchingEngine:
 
     # -- inspection -------------------------------------------------------------------
     @property
+    def book_state(self) -> BookState:
+        """The arrays of the book, for compiled loops that call the matcher directly
+        (``ringex.runtime.engine_loop``). Read-only for everyone else."""
+        return self._state
+
+    @property
     def live_orders(self) -> int:
         return int(self._state.meta[META_LIVE])
 

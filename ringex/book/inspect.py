@@ -19,7 +19,7 @@ from ringex.book.state import (
 from ringex.jit import njit
 from ringex.statehash import ORDER_WORDS
 
-__all__ = ["canonical_words", "check_book", "depth_levels", "INVARIANT_MESSAGES"]
+__all__ = ["canonical_words", "check_book", "depth_levels", "fill_depth", "INVARIANT_MESSAGES"]
 
 
 @njit
@@ -168,17 +168,25 @@ def check_book(st):
     return 0, 0
 
 
-@njit(allocates=True)
-def depth_levels(st, pair, s, max_levels):
-    """Up to ``max_levels`` rows of ``[price, total leaves, order count]``, best first."""
-    out = np.zeros((max_levels, 3), dtype=np.int64)
+@njit
+def fill_depth(st, pair, s, out):
+    """Write up to ``out.shape[0]`` rows of ``[price, total leaves, order count]`` of side
+    ``s``, best first, into ``out``; return how many. Allocates nothing (the engine loop
+    calls it for L2 snapshots)."""
     n = 0
     offset = _first_offset(st, pair, s)
-    while offset >= 0 and n < max_levels:
+    while offset >= 0 and n < out.shape[0]:
         row = level_row(st, pair, s, st.pairs[pair].band_lo + offset)
         out[n, 0] = st.pairs[pair].band_lo + offset
         out[n, 1] = st.levels[row].quantity
         out[n, 2] = st.levels[row].count
         n += 1
         offset = _next_worse(st, pair, s, offset)
-    return out[:n]
+    return n
+
+
+@njit(allocates=True)
+def depth_levels(st, pair, s, max_levels):
+    """Up to ``max_levels`` rows of ``[price, total leaves, order count]``, best first."""
+    out = np.zeros((max_levels, 3), dtype=np.int64)
+    return out[: fill_depth(st, pair, s, out)]

@@ -1,0 +1,114 @@
+"""The ``ringex`` command: one console script, one sub-command per task."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _serve(args) -> int:
+    from ringex.config import load_settings
+    from ringex.runtime.serve import serve
+
+    flags = {
+        "kafka": {"bootstrap": args.kafka},
+        "redis": {"url": args.redis},
+        "runtime": {"var_dir": args.var_dir, "log_level": args.log_level},
+        "gateway": {"bind": args.bind, **({"enabled": False} if args.no_gateway else {})},
+    }
+    settings = load_settings(args.config, flags=flags)
+    logging.basicConfig(level=getattr(logging, settings.runtime.log_level.upper()),
+                        format='{"ts":"%(asctime)s","level":"%(levelname)s",'
+                               '"role":"%(name)s","msg":%(message)r}')
+    return serve(settings)
+
+
+def _submit(args) -> int:
+    from ringex.config import load_settings
+    from ringex.runtime.submit import InboundClient
+    from ringex.wire.json_messages import decode_command
+
+    settings = load_settings(args.config, flags={"runtime": {"var_dir": args.var_dir}})
+    registry = settings.registry()
+    payloads = args.orders or [line for line in sys.stdin.read().splitlines() if line.strip()]
+    client = InboundClient(settings.runtime.var_dir)
+    try:
+        for payload in payloads:
+            command = decode_command(payload.encode(), registry, order_id=0, timestamp_ns=0,
+                                     default_account=settings.runtime.default_account)
+            sequence = int(client.submit(command)[0])
+            print(json.dumps({"accepted_into_journal": True, "sequence": sequence,
+                              "order_id": sequence + 1 if command["kind"][0] == 1 else None}))
+    finally:
+        client.close()
+    return 0
+
+
+def _demo(args) -> int:
+    from ringex.demo import run_demo
+
+    return run_demo()
+
+
+def _bench(args) -> int:
+    script = Path(__file__).resolve().parents[1] / "perf" / "bench_engine.py"
+    if not script.exists():
+        print("perf/bench_engine.py is only in a source checkout", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.bench_args])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ringex.ring.cli import add_shm_commands
+
+    parser = argparse.ArgumentParser(prog="ringex", description="ringex exchange engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the exchange (embedded unless --kafka/--redis)")
+    serve.add_argument("--config", help="TOML settings file")
+    serve.add_argument("--kafka", default="", help="Kafka bootstrap servers (distributed mode)")
+    serve.add_argument("--redis", default="", help="Redis URL (distributed mode)")
+    serve.add_argument("--var-dir", default="", help="runtime directory (journal, ring names)")
+    serve.add_argument("--bind", default="", help="gateway address, host:port")
+    serve.add_argument("--log-level", default="")
+    serve.add_argument("--no-gateway", action="store_true")
+    serve.set_defaults(func=_serve)
+
+    submit = commands.add_parser("submit", help="send JSON orders to a running embedded exchange")
+    submit.add_argument("orders", nargs="*", help="JSON orders (default: one per stdin line)")
+    submit.add_argument("--config")
+    submit.add_argument("--var-dir", default="")
+    submit.set_defaults(func=_submit)
+
+    demo = commands.add_parser("demo", help="match a small scripted session in-process")
+    demo.set_defaults(func=_demo)
+
+    bench = commands.add_parser("bench", help="run perf/bench_engine.py")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=_bench)
+
+    add_shm_commands(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # the CLI reports, it does not dump a traceback at users
+        from ringex.errors import RingexError
+
+        if isinstance(exc, (RingexError, FileNotFoundError, TimeoutError)):
+            print(f"ringex: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""The one configuration object of a running exchange.
+
+``Settings`` is frozen and built in layers, later ones winning: defaults, an optional TOML
+file, environment variables ``RINGEX_<SECTION>_<KEY>`` (e.g. ``RINGEX_KAFKA_BOOTSTRAP``), then
+command-line flags. Unknown sections or keys, in the file or the environment, are a
+``ConfigError`` that names them: a typo never silently falls back to a default.
+
+With no Kafka bootstrap and no Redis URL the exchange runs in **embedded mode** (journal file
+for durability, shared-memory market data); with both it runs **distributed**.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ringex.errors import ConfigError
+from ringex.pairs import PairRegistry, default_pairs
+from ringex.ring.wait import NAMES as WAIT_STRATEGIES
+
+__all__ = ["Settings", "EngineSettings", "KafkaSettings", "RedisSettings", "RuntimeSettings",
+           "GatewaySettings", "load_settings"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    order_capacity: int = 1 << 20
+    inbound_capacity: int = 1 << 16
+    outbound_capacity: int = 1 << 17
+    book_ring_capacity: int = 1 << 10
+    max_batch: int = 4096
+    book_interval_ms: int = 50
+    wait_strategy: str = "blocking"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = ""
+    group_id: str = "ringex-engine"
+    orders_topic: str = "orders"
+    dlq_topic: str = "orders.dlq"
+    trades_topic: str = "trades"
+    events_topic: str = "order-events"
+    partitions: int = 3
+    bridges: int = 1
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    prefix: str = "ringex:"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    bind: str = "127.0.0.1:8080"
+    workers: int = 2
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    var_dir: str = "var"
+    segment_prefix: str = "ringex"
+    journal_fsync: bool = True
+    metrics_port: int = 9464
+    log_level: str = "info"
+    default_account: int = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    pairs: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def embedded(self) -> bool:
+        return not self.kafka.bootstrap
+
+    def registry(self) -> PairRegistry:
+        return PairRegistry.from_configs(self.pairs) if self.pairs else default_pairs()
+
+    def validate(self) -> "Settings":
+        if bool(self.kafka.bootstrap) != bool(self.redis.url):
+            raise ConfigError("kafka.bootstrap and redis.url go together: set both "
+                              "(distributed mode) or neither (embedded mode)")
+        for name in ("inbound_capacity", "outbound_capacity", "book_ring_capacity"):
+            value = getattr(self.engine, name)
+            if value < 2 or value & (value - 1):
+                raise ConfigError(f"engine.{name} must be a power of two, got {value}")
+        if self.engine.wait_strategy not in WAIT_STRATEGIES:
+            raise ConfigError(f"engine.wait_strategy must be one of {sorted(WAIT_STRATEGIES)}")
+        if self.engine.order_capacity < 1 or self.engine.max_batch < 1:
+            raise ConfigError("engine.order_capacity and engine.max_batch must be >= 1")
+        self.registry()  # raises ConfigError for bad pairs
+        return self
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name != "pairs"}
+_SECTION_TYPES = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSettings,
+                  "gateway": GatewaySettings, "runtime": RuntimeSettings}
+
+
+def _coerce(section: str, key: str, raw: Any, target: Any) -> Any:
+    where = f"{section}.{key}"
+    if isinstance(target, bool):
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on", "0", "false",
+                                                      "no", "off"):
+            return raw.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where} must be a boolean, got {raw!r}")
+    if isinstance(target, int):
+        if isinstance(raw, bool):
+            raise ConfigError(f"{where} must be an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be an integer, got {raw!r}") from None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where} must be a string, got {raw!r}")
+    return raw
+
+
+def _apply(settings: Settings, overrides: Mapping[str, Mapping[str, Any]], origin: str):
+    changes: dict[str, Any] = {}
+    for section, values in overrides.items():
+        if section == "pairs":
+            if not isinstance(values, list):
+                raise ConfigError(f"{origin}: 'pairs' must be an array of tables")
+            changes["pairs"] = tuple(values)
+            continue
+        if section not in _SECTION_TYPES:
+            raise ConfigError(f"{origin}: unknown section {section!r}")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        current = getattr(settings, section)
+        known = {f.name for f in dataclasses.fields(current)}
+        updates = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"{origin}: unknown key {section}.{key}")
+            updates[key] = _coerce(section, key, raw, getattr(current, key))
+        changes[section] = dataclasses.replace(current, **updates)
+    return dataclasses.replace(settings, **changes)
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith("RINGEX_") or name in _IGNORED_ENV:
+            continue
+        rest = name[len("RINGEX_"):].lower()
+        section, _, key = rest.partition("_")
+        if section not in _SECTION_TYPES or not key:
+            raise ConfigError(f"environment: unknown setting {name}")
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+# Variables of the project's scripts and tests, not settings of the exchange.
+_IGNORED_ENV = {"RINGEX_VAR", "RINGEX_CACHE", "RINGEX_VENV", "RINGEX_STOP_SERVICES"}
+
+
+def load_settings(path: str | os.PathLike | None = None, *,
+                  environ: Mapping[str, str] | None = None,
+                  flags: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
+    """Defaults ← TOML file ← environment ← flags; validated."""
+    settings = Settings()
+    if path is not None:
+        try:
+            document = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        settings = _apply(settings, document, str(path))
+    settings = _apply(settings, _from_environment(os.environ if environ is None else environ),
+                      "environment")
+    if flags:
+        given = {section: {key: value for key, value in values.items() if value not in ("", None)}
+                 for section, values in flags.items()}
+        settings = _apply(settings, {s: v for s, v in given.items() if v}, "flags")
+    return settings.validate()

@@ -1,0 +1,203 @@
+"""The supervisor: owner of every shared-memory segment and parent of every process.
+
+It creates the rings for the configured mode, writes their names to ``<var>/run/rings.json``,
+starts the children (``spawn``, never ``fork``: librdkafka and numba state must not be
+inherited), restarts a dead journal-less child (publishers, bridges) with backoff, and on
+SIGTERM/SIGINT shuts down in dependency order:
+
+1. stop the producers (bridges, gateway);
+2. drain the inbound ring: the journal and the engine consume what was published and exit;
+3. the engine drains the outbound and book rings: the publishers finish and exit;
+4. unlink every segment.
+
+A dead engine is fatal in this version (its book lives only in its memory): the supervisor
+stops everything and exits non-zero. A dead producer that held a claim on the inbound ring is
+cleared with ``Ring.fill_unpublished``, which publishes its claimed slots as zeroed (invalid)
+commands that the matcher rejects.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ringex.config import Settings
+from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
+from ringex.ring import wait
+from ringex.ring.ring import Ring
+from ringex.runtime.booksnap import BOOK_DTYPE
+from ringex.runtime.stats import StatsTable
+from ringex.runtime.topology import RingNames, slots_for, write_ring_names
+
+__all__ = ["Supervisor", "Child", "INBOUND_PRODUCERS"]
+
+log = logging.getLogger("ringex.supervisor")
+
+#: Producer slots of the inbound ring: bridges, gateway workers and submit clients share them.
+INBOUND_PRODUCERS = 32
+_MAX_RESTARTS = 20
+
+
+@dataclass
+class Child:
+    """One supervised process: ``target(settings, names, *args)`` in a spawned process."""
+
+    role: str
+    target: Callable
+    args: tuple = ()
+    essential: bool = False  # its death stops the exchange
+    producer: bool = False  # stopped first on shutdown
+    process: multiprocessing.Process | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    exitcodes: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, children_factory: Callable[["Supervisor"], list[Child]]):
+        self.settings = settings
+        self.embedded = settings.embedded
+        self.context = multiprocessing.get_context("spawn")
+        self._children_factory = children_factory
+        self.children: list[Child] = []
+        self.rings: dict[str, Ring] = {}
+        self.extra_segments: list = []
+        self.names: RingNames | None = None
+        self.stats: StatsTable | None = None
+        self._stopping = False
+        self.failed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def create_segments(self, marketdata_factory: Callable[[str], object] | None = None) -> None:
+        engine = self.settings.engine
+        slots = slots_for(self.embedded)
+        prefix = self.settings.runtime.segment_prefix
+        strategy = wait.NAMES[engine.wait_strategy]
+        self.rings["inbound"] = Ring.create(
+            COMMAND_DTYPE, engine.inbound_capacity, consumers=slots.inbound_consumers,
+            producers=INBOUND_PRODUCERS, multi_producer=True, wait_strategy=strategy,
+            purpose="inbound", prefix=prefix)
+        self.rings["outbound"] = Ring.create(
+            EVENT_DTYPE, engine.outbound_capacity, consumers=slots.outbound_consumers,
+            wait_strategy=strategy, purpose="outbound", prefix=prefix)
+        self.rings["books"] = Ring.create(
+            BOOK_DTYPE, engine.book_ring_capacity, consumers=1, wait_strategy=strategy,
+            purpose="books", prefix=prefix)
+        self.stats = StatsTable.create(prefix)
+        marketdata_name = ""
+        if marketdata_factory is not None:
+            segment = marketdata_factory(prefix)
+            self.extra_segments.append(segment)
+            marketdata_name = segment.name
+        self.names = RingNames(
+            inbound=self.rings["inbound"].name, outbound=self.rings["outbound"].name,
+            books=self.rings["books"].name, stats=self.stats.name, marketdata=marketdata_name,
+            embedded=self.embedded, supervisor_pid=os.getpid())
+        write_ring_names(self.settings.runtime.var_dir, self.names)
+
+    def start(self) -> None:
+        self.children = self._children_factory(self)
+        # consumers first, then the engine, then producers: nothing waits on a missing peer
+        for child in sorted(self.children, key=lambda c: (c.producer, c.role != "engine")):
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.process = self.context.Process(
+            target=child.target, args=(self.settings, self.names, *child.args),
+            name=f"ringex-{child.role}", daemon=False)
+        child.process.start()
+        log.info("started %s (pid %d)", child.role, child.process.pid)
+
+    def run(self, poll_interval: float = 0.5, until: Callable[[], bool] | None = None) -> int:
+        """Supervise until SIGTERM/SIGINT (or ``until()``); returns the exit code."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM,
+                                                                         signal.SIGINT)}
+        try:
+            while not self._stopping and not (until and until()):
+                self.check_children()
+                time.sleep(poll_interval)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+        return 1 if self.failed else 0
+
+    def _on_signal(self, signum, _frame) -> None:
+        log.info("signal %d: shutting down", signum)
+        self._stopping = True
+
+    def check_children(self) -> None:
+        inbound = self.rings["inbound"]
+        for child in self.children:
+            process = child.process
+            if process is None or process.is_alive():
+                continue
+            child.exitcodes.append(process.exitcode)
+            if child.essential:
+                log.error("%s exited with %s: stopping the exchange", child.role, process.exitcode)
+                self.failed = True
+                self._stopping = True
+                return
+            if child.restarts >= _MAX_RESTARTS:
+                log.error("%s keeps dying (%d restarts): stopping", child.role, child.restarts)
+                self.failed = True
+                self._stopping = True
+                return
+            now = time.monotonic()
+            if child.next_start == 0.0:
+                child.next_start = now + min(5.0, 0.2 * 2 ** child.restarts)
+            if now >= child.next_start:
+                if child.producer and inbound.dead_peers():
+                    inbound.fill_unpublished(grace=0.5)
+                child.restarts += 1
+                child.next_start = 0.0
+                log.warning("restarting %s (exit %s, restart %d)", child.role, process.exitcode,
+                            child.restarts)
+                self._spawn(child)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if not self.rings:
+            return
+        deadline = time.monotonic() + timeout
+        producers = [c for c in self.children if c.producer]
+        others = [c for c in self.children if not c.producer]
+        for child in producers:
+            self._terminate(child, deadline)
+        self.rings["inbound"].drain()
+        for child in sorted(others, key=lambda c: c.role != "engine"):
+            self._join(child, deadline)
+        # If the engine is gone without draining (crash), release the publishers ourselves.
+        self.rings["outbound"].drain()
+        self.rings["books"].drain()
+        for child in others:
+            self._join(child, deadline)
+            self._terminate(child, deadline)
+        for ring in self.rings.values():
+            ring.unlink()
+        for segment in self.extra_segments:
+            segment.unlink()
+        if self.stats is not None:
+            self.stats.unlink()
+        self.rings.clear()
+        log.info("stopped; segments unlinked")
+
+    @staticmethod
+    def _join(child: Child, deadline: float) -> None:
+        if child.process is not None:
+            child.process.join(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _terminate(child: Child, deadline: float) -> None:
+        process = child.process
+        if process is None or not process.is_alive():
+            return
+        process.terminate()
+        process.join(max(0.5, min(5.0, deadline - time.monotonic())))
+        if process.is_alive():
+            process.kill()
+            process.join(5.0)
