@@ -32,7 +32,7 @@ def _serve(args) -> int:
 def _submit(args) -> int:
     from ringex.config import load_settings
     from ringex.runtime.submit import InboundClient
-    from ringex.wire.json_messages import decode_command
+    from ringex.wire.json_commands import decode_command
 
     settings = load_settings(args.config, flags={"runtime": {"var_dir": args.var_dir}})
     registry = settings.registry()
@@ -40,7 +40,8 @@ def _submit(args) -> int:
     client = InboundClient(settings.runtime.var_dir)
     try:
         for payload in payloads:
-            command = decode_command(payload.encode(), registry, order_id=0, timestamp_ns=0,
+            # order_id=1 is a placeholder: the inbound client assigns embedded order ids
+            command = decode_command(payload.encode(), registry, order_id=1, timestamp_ns=0,
                                      default_account=settings.runtime.default_account)
             sequence = int(client.submit(command)[0])
             print(json.dumps({"accepted_into_journal": True, "sequence": sequence,

@@ -38,8 +38,9 @@ class InboundClient:
         records = commands.copy()
         batch = self.producer.claim(len(records))
         sequences = np.arange(batch.low, batch.high + 1, dtype=np.int64)
-        unnamed = (records["kind"] == CommandKind.NEW) & (records["order_id"] == 0)
-        records["order_id"][unnamed] = sequences[unnamed] + 1
+        # Embedded order ids are assigned here, whatever the caller put in the record.
+        is_new = records["kind"] == CommandKind.NEW
+        records["order_id"][is_new] = sequences[is_new] + 1
         records["source_partition"] = -1
         records["source_offset"] = sequences
         unstamped = records["timestamp_ns"] == 0
