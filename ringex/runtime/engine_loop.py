@@ -68,10 +68,21 @@ def new_control(*, idle_timeout_ns: int, max_batches: int, max_commands: int,
     return control
 
 
+@njit(inline="always")
+def _copy_rows(target, target_row, source, source_row, rows):
+    # Explicit word loops: a slice assignment may allocate a temporary, and this code runs
+    # without numba's allocator.
+    for r in range(rows):
+        for w in range(source.shape[1]):
+            target[target_row + r, w] = source[source_row + r, w]
+
+
 @njit
-def _publish_events(outbound, outbound_bytes, scratch_bytes, count):
-    """Copy ``count`` scratch events into the outbound ring; False if the ring was halted."""
-    capacity = outbound_bytes.shape[0]
+def _publish_events(outbound, outbound_words, scratch_words, count):
+    """Copy ``count`` scratch events into the outbound ring; False if the ring was halted.
+
+    ``*_words`` are the event records viewed as rows of int64 words."""
+    capacity = outbound_words.shape[0]
     mask = capacity - 1
     chunk_limit = capacity // 2
     done = 0
@@ -83,9 +94,9 @@ def _publish_events(outbound, outbound_bytes, scratch_bytes, count):
         low = high - n + 1
         first = low & mask
         head = min(n, capacity - first)
-        outbound_bytes[first : first + head] = scratch_bytes[done : done + head]
+        _copy_rows(outbound_words, first, scratch_words, done, head)
         if head < n:
-            outbound_bytes[0 : n - head] = scratch_bytes[done + head : done + n]
+            _copy_rows(outbound_words, 0, scratch_words, done + head, n - head)
         publish(outbound, low, high)
         done += n
     return True
@@ -127,8 +138,8 @@ def _publish_books(st, books, dirty, dirty_list, control, counters):
 
 
 @njit
-def run_batches(st, inbound, slot, deps, outbound, outbound_bytes, books, scratch,
-                scratch_bytes, dirty, dirty_list, control, counters):
+def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratch,
+                scratch_words, dirty, dirty_list, control, counters):
     """Consume, match and publish until one of the return codes (module docstring)."""
     in_mask = inbound.records.shape[0] - 1
     next_seq = consumer_sequence(inbound, slot) + 1
@@ -154,7 +165,7 @@ def run_batches(st, inbound, slot, deps, outbound, outbound_bytes, books, scratc
                 control[NEED] = need
                 return NEED_BUFFER
             _mark_dirty(commands, start, nxt, dirty, dirty_list, control)
-            if not _publish_events(outbound, outbound_bytes, scratch_bytes, n_events):
+            if not _publish_events(outbound, outbound_words, scratch_words, n_events):
                 # The outbound ring was halted: an immediate stop, nothing more is released.
                 if start > 0:
                     release(inbound, slot, next_seq + start - 1)

@@ -32,9 +32,14 @@ _IDLE_TIMEOUT_NS = 200_000_000
 _BATCHES_PER_CALL = 256
 
 
+def _words(records: np.ndarray) -> np.ndarray:
+    """Event records as rows of int64 words, for the compiled copy into the outbound ring."""
+    return records.view(np.int64).reshape(records.shape[0], EVENT_DTYPE.itemsize // 8)
+
+
 def _scratch(events: int):
     scratch = np.zeros(events, dtype=EVENT_DTYPE)
-    return scratch, scratch.view(np.uint8).reshape(events, EVENT_DTYPE.itemsize)
+    return scratch, _words(scratch)
 
 
 def engine_main(settings: Settings, names: RingNames) -> None:
@@ -50,9 +55,8 @@ def engine_main(settings: Settings, names: RingNames) -> None:
 
     registry = settings.registry()
     engine = MatchingEngine(registry.pairs, order_capacity=settings.engine.order_capacity)
-    scratch, scratch_bytes = _scratch(max(4 * settings.engine.max_batch, 4096))
-    outbound_bytes = outbound.arrays.records.view(np.uint8).reshape(
-        outbound.capacity, EVENT_DTYPE.itemsize)
+    scratch, scratch_words = _scratch(max(4 * settings.engine.max_batch, 4096))
+    outbound_words = _words(outbound.arrays.records)
     n_pairs = len(registry)
     dirty = np.zeros(n_pairs, dtype=np.int8)
     dirty_list = np.zeros(n_pairs, dtype=np.int64)
@@ -67,12 +71,12 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     try:
         while True:
             code = run_batches(engine.book_state, inbound.arrays, slots.engine, deps,
-                               outbound.arrays, outbound_bytes, books.arrays, scratch,
-                               scratch_bytes, dirty, dirty_list, control, counters)
+                               outbound.arrays, outbound_words, books.arrays, scratch,
+                               scratch_words, dirty, dirty_list, control, counters)
             row[: len(counters)] = counters
             if code == NEED_BUFFER:
                 logger.info("growing the event buffer to %d events", int(control[5]))
-                scratch, scratch_bytes = _scratch(int(control[5]))
+                scratch, scratch_words = _scratch(int(control[5]))
             elif code == STOPPED:
                 break
     finally:
