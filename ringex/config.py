@@ -60,6 +60,13 @@ class GatewaySettings:
     bind: str = "127.0.0.1:8080"
     workers: int = 2
     enabled: bool = True
+    # "key1:account1,key2:account2"; empty in embedded mode = one demo key printed at start-up
+    api_keys: str = ""
+    rate_limit_per_s: int = 200  # per API key; shared through Redis in distributed mode
+    rate_limit_burst: int = 400
+    max_body_bytes: int = 1 << 20
+    max_batch_orders: int = 100
+    sequencer_timeout_ms: int = 5000  # a write not durable by then answers 503
 
 
 @dataclass(frozen=True)
