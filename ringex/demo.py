@@ -33,7 +33,9 @@ def run_demo() -> int:
         new(9, bob, Side.SELL, px("64999.00"), qty("0.20000"), stp=StpMode.EXPIRE_TAKER),
         amend(5, bob, px("64999.00"), qty("0.40000")),                   # keeps priority
         cancel(5, carol),                                                # not hers
-        cancel(5, bob),
+        new(10, carol, Side.SELL, px("65002.00"), qty("0.30000")),
+        new(11, alice, Side.BUY, px("64998.50"), qty("0.75000"), client_order_id=42),
+        cancel(0, alice, client_order_id=42),                            # by her own id
     ])
     engine = MatchingEngine(registry.pairs, order_capacity=1024)
     events = engine.process(session)

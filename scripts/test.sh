@@ -30,23 +30,7 @@ secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $((
 T0="$(now_ms)"
 
 # --- 1-2. environment -----------------------------------------------------------------------
-if ! "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1; then
-    command -v "$PYTHON311" >/dev/null || { echo "test.sh: $PYTHON311 not found" >&2; exit 1; }
-    log "creating $VENV with $PYTHON311"
-    rm -rf "$VENV"
-    "$PYTHON311" -m venv "$VENV"
-fi
-PY="$VENV/bin/python"
-
-STAMP="$VENV/.ringex-install-stamp"
-want_stamp="$(sha256sum pyproject.toml | cut -c1-16)"
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want_stamp" ]] || ! "$PY" -c 'import ringex, pytest' >/dev/null 2>&1; then
-    log "pip install -e '.[all]'"
-    t="$(now_ms)"
-    "$PY" -m pip install -q --disable-pip-version-check -e '.[all]'
-    echo "$want_stamp" >"$STAMP"
-    log "installed in $(secs_since "$t")s"
-fi
+source "$REPO_DIR/scripts/venv.sh"
 
 # --- 3. services ----------------------------------------------------------------------------
 kafka_pid_before="$(cat "${KAFKA_VAR_DIR:-$RINGEX_VAR/kafka}/kafka.pid" 2>/dev/null || true)"
