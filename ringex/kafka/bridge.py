@@ -1,0 +1,175 @@
+"""The bridge: Kafka `orders` -> decoded command records -> the inbound ring.
+
+One bridge is one process (several may run: the inbound ring is multi-producer and the
+consumer group spreads the partitions). Per poll it consumes up to ``batch_size`` messages,
+decodes each (:mod:`ringex.kafka.decode`), and writes the whole batch into the ring with ONE
+claim/publish (split only if it exceeds the ring's capacity), then tells the offset policy
+(:mod:`ringex.kafka.offsets`) what is now in the ring.
+
+Poison messages: a message that fails to decode, for any reason, is copied to the DLQ
+(:mod:`ringex.kafka.dlq`) and replaced by a ``kind = 0`` record, so the engine emits its
+``REJECTED`` event in order and the partition moves on. Nothing a message contains can raise
+out of this loop; client errors (a fatal consumer error, a halted ring) end it with an
+exception for the supervisor to restart it.
+
+The caller runs this in its own process (or thread, in tests) and stops it with
+``should_stop``; Kafka clients are created here, after any fork.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ringex.errors import RingexError, ValidationError
+from ringex.kafka.clients import (consumer_config, default_account_of, describe_error,
+                                  kafka_section)
+from ringex.kafka.decode import (decode_message, frame_record_errors, invalid_command,
+                                 pair_id_of_key, timestamp_ns_of)
+from ringex.kafka.dlq import DeadLetters
+from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
+from ringex.kafka.offsets import REPLAY, OffsetPolicy
+from ringex.records import COMMAND_DTYPE
+
+__all__ = ["run_bridge", "BridgeStats"]
+
+log = logging.getLogger("ringex.kafka.bridge")
+
+
+@dataclass
+class BridgeStats:
+    messages: int = 0
+    commands: int = 0
+    rejected: int = 0  # malformed messages (DLQ + kind=0 record)
+    batches: int = 0
+
+
+def run_bridge(settings, inbound_ring_name: str, registry, *,
+               should_stop: Callable[[], bool], metrics: KafkaMetrics | None = None,
+               offsets: OffsetPolicy = REPLAY, group_id: str | None = None,
+               default_account: int | None = None, batch_size: int = 1000,
+               poll_timeout: float = 0.1, client_id: str = "ringex-bridge") -> BridgeStats:
+    """Run until ``should_stop()`` is true; returns what it moved."""
+    from confluent_kafka import Consumer
+
+    from ringex.ring import Ring
+
+    kafka = kafka_section(settings)
+    metrics = metrics or NO_METRICS
+    account = int(default_account if default_account is not None
+                  else default_account_of(settings))
+    stats = BridgeStats()
+    ring = Ring.attach(inbound_ring_name, COMMAND_DTYPE)
+    producer = ring.producer()
+    consumer = Consumer(consumer_config(kafka.bootstrap, group_id or kafka.group_id,
+                                        client_id=client_id))
+    tracker = offsets.tracker(consumer)
+    dead_letters = DeadLetters(kafka.bootstrap, kafka.dlq_topic,
+                               client_id=f"{client_id}-dlq", metrics=metrics)
+    consumer.subscribe([kafka.orders_topic], on_assign=tracker.on_assign,
+                       on_revoke=tracker.on_revoke)
+    log.info("bridge: %s -> ring %s (group %s, start %s, commit %s)", kafka.orders_topic,
+             inbound_ring_name, group_id or kafka.group_id, offsets.start, offsets.commit)
+    try:
+        while not should_stop():
+            messages = consumer.consume(num_messages=batch_size, timeout=poll_timeout)
+            dead_letters.poll()
+            if not messages:
+                continue
+            commands, positions = _decode_batch(messages, registry, account, dead_letters,
+                                                metrics, stats)
+            if commands.shape[0]:
+                if not _write_all(producer, commands, should_stop, metrics):
+                    break  # stopping with a full ring: these messages were not written
+                stats.commands += commands.shape[0]
+                stats.batches += 1
+                metrics.inc("commands_out", commands.shape[0])
+                metrics.inc("batches")
+            tracker.written_up_to(positions)
+    finally:
+        try:
+            consumer.close()
+        finally:
+            dead_letters.close()
+            producer.close()
+            ring.close()
+    log.info("bridge stopped: %s", stats)
+    return stats
+
+
+def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
+                  metrics: KafkaMetrics, stats: BridgeStats):
+    chunks: list[np.ndarray] = []
+    consumed = 0
+    positions: dict[tuple[str, int], int] = {}
+    for message in messages:
+        error = message.error()
+        if error is not None:
+            metrics.error("consume")
+            if error.fatal():
+                raise RingexError(f"fatal consumer error: {describe_error(error)}")
+            log.warning("consume: %s", describe_error(error))
+            continue
+        consumed += 1
+        partition, offset = message.partition(), message.offset()
+        timestamp_ns = timestamp_ns_of(message)
+        positions[(message.topic(), partition)] = offset
+        try:
+            commands, wire_format = decode_message(
+                message.value(), message.headers(), registry, partition=partition,
+                offset=offset, timestamp_ns=timestamp_ns, default_account=account)
+            chunks.append(commands)
+            if wire_format == "frame":
+                _flag_bad_records(message, commands, registry, dead_letters)
+            continue
+        except ValidationError as exc:
+            problem = exc
+        except Exception as exc:  # a decoder bug must not stall the partition either
+            log.exception("decoder failed on %s/%d@%d", message.topic(), partition, offset)
+            problem = ValidationError("payload", f"internal decoder error: {type(exc).__name__}")
+        stats.rejected += 1
+        metrics.error("decode")
+        dead_letters.copy(message, problem)
+        chunks.append(invalid_command(partition=partition, offset=offset,
+                                      timestamp_ns=timestamp_ns,
+                                      pair_id=pair_id_of_key(message.key(), registry)))
+    stats.messages += consumed
+    metrics.inc("messages_in", consumed)
+    if not chunks:
+        return np.zeros(0, dtype=COMMAND_DTYPE), positions
+    return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), positions
+
+
+def _flag_bad_records(message, commands, registry, dead_letters: DeadLetters) -> None:
+    """A well-formed frame with bad records: the records still go to the engine (its REJECTED
+    events give each reason); one DLQ copy names the first bad record and the count."""
+    errors = frame_record_errors(commands, registry)
+    if errors:
+        first = errors[0][1]
+        dead_letters.copy(message, first, extra=[("ringex-error-count", str(len(errors)).encode())])
+
+
+def _write_all(producer, commands: np.ndarray, should_stop, metrics: KafkaMetrics,
+               retry: float = 0.5) -> bool:
+    """One claim/publish per ``capacity`` records; waits out a full ring unless stopping."""
+    capacity = producer.ring.capacity
+    start = 0
+    while start < commands.shape[0]:
+        chunk = commands[start:start + capacity]
+        try:
+            batch = producer.claim(chunk.shape[0], timeout=retry)
+        except TimeoutError:
+            metrics.error("ring")
+            if should_stop():
+                return False
+            continue
+        filled = 0
+        for view in batch.views:
+            view[:] = chunk[filled:filled + view.shape[0]]
+            filled += view.shape[0]
+        producer.publish(batch)
+        start += chunk.shape[0]
+    return True

@@ -1,0 +1,96 @@
+"""librdkafka client configurations, and which settings the Kafka edges read.
+
+Every client of the Kafka edges is built here, inside the process that uses it: librdkafka
+is not fork-safe, so no producer or consumer may exist in a parent that forks afterwards.
+The callers (``run_bridge``, ``run_kafka_publisher``, ``read_resume_seqs``) create their
+clients on entry and destroy them before returning.
+
+``settings`` is either the whole :class:`ringex.config.Settings` (its ``kafka`` section and
+``runtime.default_account`` are read) or a bare ``KafkaSettings``-like object with the
+attributes ``bootstrap``, ``group_id``, ``orders_topic``, ``dlq_topic``, ``trades_topic``,
+``events_topic``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["kafka_section", "default_account_of", "consumer_config", "producer_config",
+           "describe_error"]
+
+log = logging.getLogger("ringex.kafka")
+
+
+def kafka_section(settings: Any) -> Any:
+    """The object holding ``bootstrap``, ``group_id`` and the topic names."""
+    section = getattr(settings, "kafka", settings)
+    if not getattr(section, "bootstrap", ""):
+        raise ValueError("kafka settings have no bootstrap address")
+    return section
+
+
+def default_account_of(settings: Any, fallback: int = 1) -> int:
+    runtime = getattr(settings, "runtime", None)
+    return int(getattr(runtime, "default_account", fallback))
+
+
+def _error_cb(name: str):
+    def on_error(err) -> None:
+        # librdkafka reports transient transport errors here and retries by itself; only a
+        # fatal one needs the caller (it surfaces again from poll/produce/delivery reports).
+        level = logging.ERROR if err.fatal() else logging.WARNING
+        log.log(level, "%s: kafka client error: %s", name, describe_error(err))
+
+    return on_error
+
+
+def consumer_config(bootstrap: str, group_id: str, *, client_id: str,
+                    reset: str = "earliest", **extra: Any) -> dict[str, Any]:
+    config = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": reset,
+        "enable.partition.eof": False,
+        "isolation.level": "read_committed",
+        "error_cb": _error_cb(client_id),
+        "log_level": 3,
+    }
+    config.update(extra)
+    return config
+
+
+def producer_config(bootstrap: str, *, client_id: str, linger_ms: float = 2,
+                    **extra: Any) -> dict[str, Any]:
+    """An idempotent producer that never gives up on a message by itself.
+
+    ``message.timeout.ms=0`` (infinite) means librdkafka retries retriable errors until it
+    succeeds, so a delivery report carries only permanent errors; ``enable.gapless.guarantee``
+    turns what would otherwise be a silent gap in a partition into a fatal error, which the
+    publisher answers by rebuilding the producer and resuming from what Kafka holds.
+    """
+    config = {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": True,
+        "enable.gapless.guarantee": True,
+        "max.in.flight.requests.per.connection": 5,
+        "message.timeout.ms": 0,
+        "linger.ms": linger_ms,
+        "compression.type": "lz4",
+        "error_cb": _error_cb(client_id),
+        "log_level": 3,
+    }
+    config.update(extra)
+    return config
+
+
+def describe_error(err) -> str:
+    """``NAME (code): text [retriable|fatal]`` for a ``KafkaError``."""
+    flags = [flag for flag, on in (("fatal", err.fatal()), ("retriable", err.retriable())) if on]
+    suffix = f" [{', '.join(flags)}]" if flags else ""
+    return f"{err.name()} ({err.code()}): {err.str()}{suffix}"

@@ -1,0 +1,144 @@
+"""The bridge against the real broker: good orders in both formats, every kind of bad message.
+
+Forbidden outcomes: a message with no command in the ring, a message with two, a command out
+of Kafka order, a bad message missing from the DLQ, a poison message that stops the next good
+order from matching.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kafka_io import produce, read_topic, wait_until
+from ringex import commands as cmd
+from ringex.engine import MatchingEngine
+from ringex.kafka import run_bridge
+from ringex.records import COMMAND_DTYPE, CommandKind, EventKind, Reason, Side
+from ringex.ring import Ring
+from ringex.wire import encode_frame, kafka_order_id
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(60)]
+
+BTC, ETH = b"BTC-USDT", b"ETH-USDT"
+
+
+def seed_order(client_id, side, price, amount, pair="BTC-USDT", order_type="LIMIT"):
+    return json.dumps({"action": "new", "order": {
+        "id": client_id, "pair": pair, "side": side, "type": order_type,
+        "price": price, "amount": amount}}).encode()
+
+
+def read_ring(consumer, count: int, timeout: float = 30.0) -> np.ndarray:
+    got = []
+
+    def have_all():
+        batch = consumer.wait(timeout=0.2)
+        if batch is not None:
+            got.extend(view.copy() for view in batch.views)
+            consumer.release(batch)
+        return sum(len(chunk) for chunk in got) >= count
+
+    wait_until(have_all, timeout, f"{count} commands in the ring")
+    return np.concatenate(got)
+
+
+@pytest.fixture
+def inbound_ring():
+    ring = Ring.create(COMMAND_DTYPE, 1024, consumers=1, producers=2, multi_producer=True,
+                       purpose="test-inbound")
+    yield ring
+    ring.unlink()
+    ring.close()
+
+
+def test_good_and_bad_messages_each_give_exactly_one_outcome(
+        kafka_settings, registry, inbound_ring, run_in_thread):
+    settings = kafka_settings(orders_partitions=1)
+    frame_records = cmd.pack([
+        cmd.new(9_000_001, 7, Side.SELL, 300_000, 5, pair=1),
+        cmd.new(9_000_002, 7, Side.BUY, 299_000, 5, pair=1),
+    ])
+    bad_record_frame = cmd.new(9_000_003, 7, Side.BUY, 999, 5, pair=1)  # below ETH's band
+    one_megabyte = b'{"action":"new","order":{"id":"' + b"x" * 999_900 + b'"}}'
+    messages = [
+        (seed_order("c1", "BUY", "65000.00", "0.5"), BTC, None),  # 0
+        (json.dumps({"type": "new", "pair": "eth-usdt", "side": "sell", "order_type": "limit",
+                     "price": "3000.00", "quantity": "1"}).encode(), ETH, None),  # 1
+        (encode_frame(frame_records), ETH, None),  # 2: binary frame, sniffed by its magic
+        (b'{"action":"new","order":{', BTC, None),  # 3: bad JSON
+        (b'{"action":"new","order":{"id":"\xff\xfe"}}', BTC, None),  # 4: invalid UTF-8
+        (seed_order("c5", "BUY", "1.00", "1", pair="DOGE-USDT"), b"DOGE-USDT", None),  # 5
+        (seed_order("c6", "BUY", "65000.001", "0.5"), BTC, None),  # 6: off the tick
+        (encode_frame(frame_records)[:-9], ETH, None),  # 7: truncated frame
+        (one_megabyte, BTC, None),  # 8: a 1 MB message
+        (seed_order("c9", "BUY", "65000.00", "0.5"), BTC, [("content-type", b"text/plain")]),
+        (seed_order("c10", "SELL", "65000.00", "0.2"), BTC, None),  # 10: good after poison
+        (encode_frame(bad_record_frame), ETH,
+         [("Content-Type", b"application/x-ringex-frame")]),  # 11: frame, one bad record
+    ]
+    bad_offsets = {3: "payload", 4: "payload", 5: "order.pair", 6: "order.price", 7: "length",
+                   8: "payload", 9: "content-type"}
+    produce(settings.bootstrap, settings.orders_topic, messages,
+            **{"message.max.bytes": 1_100_000})
+    consumer = inbound_ring.consumer(0)
+    bridge = run_in_thread(run_bridge, settings, inbound_ring.name, registry)
+    expected = len(messages) + 1 + 0  # the frame at offset 2 carries two records
+    commands = read_ring(consumer, expected)
+    stats = bridge.stop()
+    consumer.close()
+
+    assert len(commands) == expected  # nothing doubled
+    assert stats.messages == len(messages) and stats.rejected == len(bad_offsets)
+    assert commands["source_partition"].tolist() == [0] * expected
+    assert commands["source_offset"].tolist() == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    by_offset = {}
+    for record in commands:
+        by_offset.setdefault(int(record["source_offset"]), []).append(record)
+    for offset, records in by_offset.items():
+        if offset in bad_offsets:
+            (record,) = records
+            assert record["kind"] == 0
+            assert record["order_id"] == kafka_order_id(0, offset)
+        elif offset == 2:
+            assert [int(r["order_id"]) for r in records] == [9_000_001, 9_000_002]
+            assert all(r["kind"] == CommandKind.NEW for r in records)
+        elif offset != 11:
+            (record,) = records
+            assert record["kind"] == CommandKind.NEW
+            assert record["order_id"] == kafka_order_id(0, offset)
+    # The key names the pair of a rejected message when it names a known one.
+    assert by_offset[3][0]["pair_id"] == 0 and by_offset[5][0]["pair_id"] == -1
+    timestamps = commands["timestamp_ns"]
+    assert (timestamps > 0).all() and (timestamps % 1_000_000 == 0).all()
+    assert by_offset[0][0]["price"] == 6_500_000 and by_offset[0][0]["quantity"] == 50_000
+
+    # The engine gives each malformed message its REJECTED/INVALID_COMMAND, and the good
+    # order after all the poison still trades against the first one.
+    events = MatchingEngine(registry.pairs).process(commands)
+    rejected = events[(events["kind"] == EventKind.REJECTED)
+                      & (events["reason"] == Reason.INVALID_COMMAND)]
+    assert sorted(rejected["order_id"].tolist()) == sorted(
+        kafka_order_id(0, offset) for offset in bad_offsets)
+    trades = events[events["kind"] == EventKind.TRADE]
+    assert trades["order_id"].tolist() == [kafka_order_id(0, 10)]
+    assert trades["maker_order_id"].tolist() == [kafka_order_id(0, 0)]
+
+    # Every malformed message, and the frame with a bad record, is in the DLQ, with headers.
+    dlq = read_topic(settings.bootstrap, settings.dlq_topic, expect=len(bad_offsets) + 1)
+    by_original = {int(m["headers"]["ringex-original-offset"]): m for m in dlq}
+    assert sorted(by_original) == sorted([*bad_offsets, 11])
+    for offset, field in bad_offsets.items():
+        headers = by_original[offset]["headers"]
+        assert headers["ringex-error-field"].decode() == field, headers
+        assert headers["ringex-error-message"]
+        assert headers["ringex-original-topic"].decode() == settings.orders_topic
+        assert headers["ringex-original-partition"] == b"0"
+        assert by_original[offset]["key"] == messages[offset][1]
+    assert by_original[3]["value"] == messages[3][0]
+    assert by_original[9]["headers"]["content-type"] == b"text/plain"
+    assert by_original[8]["headers"]["ringex-truncated-from"] == str(len(one_megabyte)).encode()
+    assert by_original[11]["headers"]["ringex-error-field"] == b"records[0].price"
+    assert by_original[11]["headers"]["ringex-error-count"] == b"1"
