@@ -11,11 +11,12 @@ import json
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from kafka_io import produce, read_topic, wait_until
 from ringex import commands as cmd
 from ringex.engine import MatchingEngine
-from ringex.kafka import run_bridge
+from ringex.kafka import PER_RUN_GROUP, KafkaMetrics, run_bridge
 from ringex.records import COMMAND_DTYPE, CommandKind, EventKind, Reason, Side
 from ringex.ring import Ring
 from ringex.wire import encode_frame, kafka_order_id
@@ -84,14 +85,19 @@ def test_good_and_bad_messages_each_give_exactly_one_outcome(
     produce(settings.bootstrap, settings.orders_topic, messages,
             **{"message.max.bytes": 1_100_000})
     consumer = inbound_ring.consumer(0)
-    bridge = run_in_thread(run_bridge, settings, inbound_ring.name, registry)
-    expected = len(messages) + 1 + 0  # the frame at offset 2 carries two records
+    metrics = KafkaMetrics.create("bridge", registry=CollectorRegistry())
+    bridge = run_in_thread(run_bridge, settings, inbound_ring.name, registry, metrics=metrics)
+    expected = len(messages) + 1  # the frame at offset 2 carries two records
     commands = read_ring(consumer, expected)
     stats = bridge.stop()
     consumer.close()
 
     assert len(commands) == expected  # nothing doubled
     assert stats.messages == len(messages) and stats.rejected == len(bad_offsets)
+    assert metrics.messages_in._value.get() == len(messages)
+    assert metrics.commands_out._value.get() == expected
+    assert metrics.dlq._value.get() == len(bad_offsets) + 1
+    assert metrics.errors.labels(kind="decode")._value.get() == len(bad_offsets)
     assert commands["source_partition"].tolist() == [0] * expected
     assert commands["source_offset"].tolist() == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     by_offset = {}
@@ -142,3 +148,48 @@ def test_good_and_bad_messages_each_give_exactly_one_outcome(
     assert by_original[8]["headers"]["ringex-truncated-from"] == str(len(one_megabyte)).encode()
     assert by_original[11]["headers"]["ringex-error-field"] == b"records[0].price"
     assert by_original[11]["headers"]["ringex-error-count"] == b"1"
+
+
+def both_assigned(admin, group_id: str) -> bool:
+    try:
+        group = admin.describe_consumer_groups([group_id])[group_id].result(timeout=5)
+    except Exception:
+        return False
+    members = [m for m in group.members if m.assignment.topic_partitions]
+    return len(members) == 2 and str(group.state).endswith("STABLE")
+
+
+def test_two_bridges_share_the_partitions_without_loss_or_duplicate(
+        kafka_settings, registry, inbound_ring, run_in_thread, kafka_admin):
+    """A second bridge joins the group mid-stream: the rebalance hands each partition over at
+    exactly the next unwritten offset (PER_RUN_GROUP: commit after write and on revoke)."""
+    settings = kafka_settings(orders_partitions=2)
+
+    def orders(start, count):
+        return [(seed_order(f"c{i}", "BUY", "65000.00", "0.001"), BTC, None, i % 2)
+                for i in range(start, start + count)]
+
+    produce(settings.bootstrap, settings.orders_topic, orders(0, 200))
+    consumer = inbound_ring.consumer(0)
+    first = run_in_thread(run_bridge, settings, inbound_ring.name, registry,
+                          offsets=PER_RUN_GROUP, batch_size=50)
+    got = [read_ring(consumer, 50)]
+    second = run_in_thread(run_bridge, settings, inbound_ring.name, registry,
+                           offsets=PER_RUN_GROUP, batch_size=50)
+    wait_until(lambda: both_assigned(kafka_admin, settings.group_id), 30,
+               "the group to give each bridge a partition")
+    produce(settings.bootstrap, settings.orders_topic, orders(200, 200))
+    total = 400
+    got.append(read_ring(consumer, total - len(got[0])))
+    stats = [first.stop(), second.stop()]
+    consumer.close()
+    commands = np.concatenate(got)
+    positions = list(zip(commands["source_partition"].tolist(),
+                         commands["source_offset"].tolist()))
+    assert len(positions) == len(set(positions)) == total  # no duplicate, none lost
+    assert sorted(positions) == [(p, o) for p in (0, 1) for o in range(200)]
+    for partition in (0, 1):  # each partition's commands reach the ring in Kafka order
+        offsets = [o for p, o in positions if p == partition]
+        assert offsets == sorted(offsets)
+    assert sum(s.messages for s in stats) == total
+    assert all(s.messages > 0 for s in stats), stats  # both bridges took a share
