@@ -29,7 +29,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 MESSAGES = st.dictionaries(st.sampled_from(KEYS), JSON_VALUES, max_size=10)
-FUZZ = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _decode(payload, registry):

@@ -103,7 +103,7 @@ DECIMAL_TEXT = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(DECIMAL_TEXT, st.integers(0, 5))
 def test_fast_conversion_answers_as_the_pair_does(exact_registry, registry, text, which):
     pairs = list(registry) + list(exact_registry)
