@@ -7,7 +7,13 @@ from ringex.book.emit import emit, emit_order, emit_rejection
 from ringex.book.index import index_find
 from ringex.book.levels import level_append, level_reduce, level_unlink
 from ringex.book.matching import fok_fillable, match, would_take
-from ringex.book.orders import release_row, remove_resting, rest_taker
+from ringex.book.orders import (
+    activate_row,
+    release_row,
+    remove_resting,
+    return_free_row,
+    take_free_row,
+)
 from ringex.book.state import META_CAPACITY, META_HIGH_WATER, META_LIVE
 from ringex.jit import njit
 from ringex.records import (
@@ -106,7 +112,13 @@ def handle_new(st, c, ev, k, command_index):
     reason = _new_rejection(st, c)
     if reason != Reason.NONE:
         return emit_rejection(ev, k, st, c, reason, command_index)
-    taker = st.meta[META_CAPACITY]
+    # A GTC limit order is written straight into the pool row it will rest in (the capacity
+    # check above guarantees one), so resting costs no copy; other orders use the taker row.
+    rests_if_unfilled = c.order_type == OrderType.LIMIT and c.tif == TimeInForce.GTC
+    if rests_if_unfilled:
+        taker = take_free_row(st)
+    else:
+        taker = st.meta[META_CAPACITY]
     ts = c.timestamp_ns
     st.orders[taker].order_id = c.order_id
     st.orders[taker].account = c.account
@@ -127,18 +139,21 @@ def handle_new(st, c, ev, k, command_index):
         return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.FOK_UNFILLED,
                           command_index, ts)
     k, stopped = match(st, taker, ev, k, command_index, ts)
-    if st.orders[taker].leaves == 0:
-        return k
-    if stopped:
-        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
-                          command_index, ts)
-    if c.order_type == OrderType.MARKET:
-        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.NO_LIQUIDITY,
-                          command_index, ts)
-    if c.tif != TimeInForce.GTC:
-        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.IOC_REMAINDER,
-                          command_index, ts)
-    rest_taker(st, taker)
+    if st.orders[taker].leaves > 0:
+        if stopped:
+            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
+                           command_index, ts)
+        elif rests_if_unfilled:
+            activate_row(st, taker)
+            return k
+        elif c.order_type == OrderType.MARKET:
+            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.NO_LIQUIDITY,
+                           command_index, ts)
+        else:
+            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.IOC_REMAINDER,
+                           command_index, ts)
+    if rests_if_unfilled:
+        return_free_row(st, taker)  # after its last event: the row forgets the order
     return k
 
 

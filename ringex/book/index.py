@@ -29,13 +29,18 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def new_index(live_capacity: int, width: int) -> np.ndarray:
-    """A zeroed table with room for ``live_capacity`` keys at load factor <= 1/2."""
+def new_index(live_capacity: int, width: int, *, prefault: bool = True) -> np.ndarray:
+    """A zeroed table with room for ``live_capacity`` keys at load factor <= 1/2.
+
+    ``prefault`` writes every page now, so the matching loop never page-faults on it; an
+    index that may stay unused (client order ids) is left lazily mapped and costs no memory
+    until it is used."""
     rows = 16
     while rows < 2 * live_capacity:
         rows *= 2
+    if not prefault:
+        return np.zeros((rows, width), dtype=np.int64)
     table = np.empty((rows, width), dtype=np.int64)
-    # Write every page now: a lazily mapped table would page-fault inside the matching loop.
     table.fill(0)
     return table
 

@@ -13,18 +13,44 @@ from ringex.book.levels import level_append, level_unlink
 from ringex.book.state import META_FREE_HEAD, META_HIGH_WATER, META_LIVE
 from ringex.jit import njit
 
-__all__ = ["rest_taker", "release_row", "remove_resting"]
+__all__ = ["take_free_row", "return_free_row", "activate_row", "rest_taker", "release_row",
+           "remove_resting"]
 
 
 @njit(inline="always")
-def rest_taker(st, taker):
-    """Copy the order in the taker row into a free pool row, index it and queue it at the
-    tail of its level. The caller has checked that a row is free."""
+def take_free_row(st):
+    """Pop a free pool row (the caller has checked one exists). It is not live until
+    :func:`activate_row`; until then ``order_id`` may be written but the row is invisible."""
     slot = st.meta[META_FREE_HEAD]
     st.meta[META_FREE_HEAD] = st.orders[slot].next
     if slot + 1 > st.meta[META_HIGH_WATER]:
         st.meta[META_HIGH_WATER] = slot + 1
+    return slot
+
+
+@njit(inline="always")
+def return_free_row(st, slot):
+    """Give back a row taken by :func:`take_free_row` that never became live."""
+    st.orders[slot].order_id = 0
+    st.orders[slot].next = st.meta[META_FREE_HEAD]
+    st.meta[META_FREE_HEAD] = slot
+
+
+@njit(inline="always")
+def activate_row(st, slot):
+    """The order written in ``slot`` rests: index it and queue it at the tail of its level."""
     st.meta[META_LIVE] += 1
+    index_insert(st.id_index, st.orders[slot].order_id, 0, slot)
+    if st.orders[slot].client_order_id != 0:
+        index_insert(st.coid_index, st.orders[slot].account, st.orders[slot].client_order_id, slot)
+    level_append(st, slot)
+
+
+@njit(inline="always")
+def rest_taker(st, taker):
+    """Copy the order in the taker row into a free pool row and make it rest. The caller
+    has checked that a row is free."""
+    slot = take_free_row(st)
     st.orders[slot].order_id = st.orders[taker].order_id
     st.orders[slot].account = st.orders[taker].account
     st.orders[slot].client_order_id = st.orders[taker].client_order_id
@@ -39,10 +65,7 @@ def rest_taker(st, taker):
     st.orders[slot].tif = st.orders[taker].tif
     st.orders[slot].flags = st.orders[taker].flags
     st.orders[slot].stp = st.orders[taker].stp
-    index_insert(st.id_index, st.orders[slot].order_id, 0, slot)
-    if st.orders[slot].client_order_id != 0:
-        index_insert(st.coid_index, st.orders[slot].account, st.orders[slot].client_order_id, slot)
-    level_append(st, slot)
+    activate_row(st, slot)
     return slot
 
 

@@ -172,6 +172,6 @@ def allocate(pairs: Sequence[Pair], order_capacity: int) -> BookState:
         bitmap=np.zeros(word_base, dtype=np.uint64),
         orders=orders,
         id_index=new_index(order_capacity, 2),
-        coid_index=new_index(order_capacity, 3),
+        coid_index=new_index(order_capacity, 3, prefault=False),
         scratch=np.zeros(rows, dtype=np.int64),
     )
