@@ -167,7 +167,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
             continue
         rest = name[len("RINGEX_"):].lower()
         section, _, key = rest.partition("_")
-        if section not in _SECTION_TYPES or not key:
+        fields = {f.name for f in dataclasses.fields(_SECTION_TYPES.get(section, Settings))}
+        if section not in _SECTION_TYPES or key not in fields:
             raise ConfigError(f"environment: unknown setting {name}")
         overrides.setdefault(section, {})[key] = value
     return overrides

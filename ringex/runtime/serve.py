@@ -59,5 +59,10 @@ def serve(settings: Settings, *, until=None) -> int:
     supervisor.create_segments(_marketdata_segment(settings) if settings.embedded else None)
     log.info("mode: %s; rings: %s", "embedded" if settings.embedded else "distributed",
              supervisor.names)
+    if settings.runtime.metrics_port:
+        from ringex.runtime.metrics import start_metrics_server
+
+        start_metrics_server(settings.runtime.metrics_port, supervisor)
+        log.info("metrics on http://127.0.0.1:%d/metrics", settings.runtime.metrics_port)
     supervisor.start()
     return supervisor.run(until=until)

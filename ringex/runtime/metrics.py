@@ -1,0 +1,68 @@
+"""Prometheus metrics of a running exchange, served by the supervisor.
+
+Everything is read at scrape time from shared memory, so no process pays for metrics on its
+hot path: ring cursors and consumer sequences come from the ring headers (lag = cursor -
+consumer sequence), and per-process counters from the stats table each process writes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import CollectorRegistry
+
+from ringex.runtime.engine_loop import COUNTER_NAMES
+from ringex.runtime.stats import ROLES
+
+__all__ = ["ExchangeCollector", "start_metrics_server"]
+
+_ROLE_COUNTERS = {
+    "engine": COUNTER_NAMES,
+    "journal": ("commands", "batches"),
+    "marketdata": ("events", "book_snapshots"),
+}
+
+
+class ExchangeCollector:
+    def __init__(self, supervisor):
+        self.supervisor = supervisor
+
+    def collect(self):
+        rings = self.supervisor.rings
+        cursor = GaugeMetricFamily("ringex_ring_cursor", "Last published sequence", labels=["ring"])
+        lag = GaugeMetricFamily("ringex_ring_lag", "Published but not yet consumed records",
+                                labels=["ring", "slot"])
+        for name, ring in rings.items():
+            head = ring.cursor
+            cursor.add_metric([name], head)
+            for slot in range(ring.layout.consumers):
+                lag.add_metric([name, str(slot)], max(0, head - ring.consumer_sequence(slot)))
+        yield cursor
+        yield lag
+        stats = self.supervisor.stats
+        if stats is None or stats.values is None:
+            return
+        for role, names in _ROLE_COUNTERS.items():
+            row = stats.values[ROLES.index(role)]
+            for index, counter in enumerate(names):
+                if counter == "last_seq":
+                    gauge = GaugeMetricFamily("ringex_engine_last_seq", "Last event sequence")
+                    gauge.add_metric([], int(row[index]))
+                    yield gauge
+                    continue
+                family = CounterMetricFamily(f"ringex_{role}_{counter}",
+                                             f"{counter} handled by the {role}")
+                family.add_metric([], int(row[index]))
+                yield family
+        restarts = CounterMetricFamily("ringex_process_restarts", "Child restarts",
+                                       labels=["role"])
+        for child in self.supervisor.children:
+            restarts.add_metric([child.role], child.restarts)
+        yield restarts
+
+
+def start_metrics_server(port: int, supervisor, address: str = "127.0.0.1") -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(ExchangeCollector(supervisor))
+    start_http_server(port, addr=address, registry=registry)
+    return registry
