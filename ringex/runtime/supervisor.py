@@ -179,8 +179,8 @@ class Supervisor:
             self._terminate(child, deadline)
         for ring in self.rings.values():
             ring.unlink()
-        for segment in self.extra_segments:
-            segment.unlink()
+        for owned in self.extra_segments:
+            owned.close()  # the owner's close unlinks
         if self.stats is not None:
             self.stats.unlink()
         self.rings.clear()
