@@ -1,0 +1,47 @@
+"""gunicorn settings of the ringex gateway.
+
+``ringex serve`` runs ``gunicorn -c gateway/gunicorn.conf.py 'gateway.app:get_app()'`` (see
+``ringex/runtime/gateway_process.py``); it also works by hand with the same environment
+(``GATEWAY_SETTINGS_FILE``, or the ``RINGEX_*`` variables of ``load_settings``).
+
+The ring producer, the Kafka producer and the Redis connections are opened in ``post_fork``,
+in each worker, never in the master: librdkafka is not fork-safe, and a ring producer slot
+belongs to one process.
+"""
+
+from gateway import wiring
+
+_settings = wiring.settings_from_environment()
+
+bind = [_settings.gateway.bind]
+workers = _settings.gateway.workers
+worker_class = "sync"
+keepalive = 5
+timeout = 30
+graceful_timeout = 3
+# the gateway answers 413 itself; gunicorn's own limits only stop absurd request lines
+limit_request_line = 8190
+accesslog = None
+errorlog = "-"
+loglevel = _settings.runtime.log_level
+proc_name = "ringex-gateway"
+
+
+def post_fork(server, worker):
+    dependencies = wiring.build_worker_dependencies(_settings)
+    health = dependencies.order_sink.health()  # attaches now, so a problem shows at start-up
+    if not health.get("ok"):
+        server.log.warning("worker %s: sequencer not ready yet: %s", worker.pid, health)
+
+
+def worker_exit(server, worker):
+    wiring.close_worker_dependencies()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

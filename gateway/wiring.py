@@ -1,0 +1,125 @@
+"""The real dependencies of one gunicorn worker, built after the fork.
+
+``gateway/gunicorn.conf.py``'s ``post_fork`` calls :func:`build_worker_dependencies`; the
+worker then imports the app (``get_app``), which takes them from :func:`worker_dependencies`.
+Nothing here may run in the gunicorn master: the ring producer slot, the Kafka producer and
+the Redis connections belong to the worker process that opens them.
+
+Settings reach the worker through :func:`settings_from_environment`: the file named by
+``RINGEX_GATEWAY_SETTINGS_FILE`` (JSON written by ``ringex.runtime.gateway_process``), else
+``load_settings()`` from the usual environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from ringex.config import Settings, load_settings
+
+from gateway.auth import Accounts, parse_api_keys
+from gateway.dependencies import Dependencies
+from gateway.ratelimit import LocalTokenBuckets, RedisTokenBuckets
+
+__all__ = ["SETTINGS_FILE_ENV", "settings_from_environment", "settings_to_json",
+           "build_worker_dependencies", "worker_dependencies", "demo_key_path"]
+
+# Not a RINGEX_* name: load_settings reads those as settings and refuses unknown ones.
+SETTINGS_FILE_ENV = "GATEWAY_SETTINGS_FILE"
+_WORKER: Dependencies | None = None
+
+
+def settings_to_json(settings: Settings) -> str:
+    document = dataclasses.asdict(settings)
+    document["pairs"] = [dict(p) for p in settings.pairs]
+    return json.dumps(document)
+
+
+def settings_from_environment() -> Settings:
+    path = os.environ.get(SETTINGS_FILE_ENV)
+    if not path:
+        return load_settings()
+    document = json.loads(Path(path).read_text())
+    pairs = document.pop("pairs", [])
+    environ = {}
+    flags = {section: values for section, values in document.items()}
+    settings = load_settings(environ=environ, flags=flags)
+    return dataclasses.replace(settings, pairs=tuple(pairs)).validate()
+
+
+def demo_key_path(settings: Settings) -> Path:
+    return Path(settings.runtime.var_dir) / "run" / "demo-key"
+
+
+def _api_keys(settings: Settings) -> dict[str, int]:
+    keys = parse_api_keys(settings.gateway.api_keys)
+    if not keys and settings.embedded:
+        path = demo_key_path(settings)
+        if path.exists():
+            keys = parse_api_keys(path.read_text().strip() + f":{settings.runtime.default_account}")
+    return keys
+
+
+def build_worker_dependencies(settings: Settings) -> Dependencies:
+    """Open the sink, the market-data store and the limiter of this worker process."""
+    global _WORKER
+    from ringex.runtime.topology import read_ring_names
+
+    from gateway.account_orders import FileAccountOrders, RedisAccountOrders
+    from gateway.sinks import EmbeddedSink, KafkaSink
+
+    registry = settings.registry()
+    gateway = settings.gateway
+    keys = _api_keys(settings)
+    if settings.embedded:
+        names = read_ring_names(settings.runtime.var_dir)
+        from ringex.runtime.marketdata_process import open_store
+
+        store = open_store(settings, names, registry)
+        sink = EmbeddedSink(settings.runtime.var_dir, gateway.sequencer_timeout_ms / 1000.0)
+        accounts = Accounts(keys)
+        limiter = LocalTokenBuckets(gateway.rate_limit_per_s, gateway.rate_limit_burst)
+        account_orders = FileAccountOrders(
+            Path(settings.runtime.var_dir) / "run" / "gateway-orders")
+        mode = "embedded"
+    else:
+        import redis
+
+        from ringex.marketdata.redis_store import RedisMarketData
+
+        client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0,
+                                      socket_connect_timeout=2.0)
+        store = RedisMarketData(client, registry, prefix=settings.redis.prefix)
+        sink = KafkaSink(settings, registry)
+        accounts = Accounts(keys, client, f"{settings.redis.prefix}api-keys")
+        limiter = RedisTokenBuckets(client, gateway.rate_limit_per_s, gateway.rate_limit_burst,
+                                    settings.redis.prefix)
+        account_orders = RedisAccountOrders(client, settings.redis.prefix)
+        mode = "distributed"
+    _WORKER = Dependencies(order_sink=sink, market_data=store, registry=registry,
+                           accounts=accounts, rate_limiter=limiter, settings=gateway,
+                           account_orders=account_orders, mode=mode)
+    return _WORKER
+
+
+def worker_dependencies() -> Dependencies:
+    if _WORKER is None:
+        return build_worker_dependencies(settings_from_environment())
+    return _WORKER
+
+
+def close_worker_dependencies() -> None:
+    global _WORKER
+    dependencies, _WORKER = _WORKER, None
+    if dependencies is None:
+        return
+    for part in (dependencies.order_sink, dependencies.account_orders):
+        try:
+            part.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+    closer = getattr(dependencies.market_data, "close", None)
+    if closer is not None and getattr(dependencies.market_data, "segment", None) is not None:
+        closer()
