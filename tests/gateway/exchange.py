@@ -69,6 +69,7 @@ def start_exchange(var_dir: Path, *, extra_env: dict[str, str] | None = None,
         "RINGEX_RUNTIME_SEGMENT_PREFIX": f"rgxgw{os.getpid() % 100000}{port}",
         "RINGEX_GATEWAY_WORKERS": str(workers),
         "RINGEX_RUNTIME_JOURNAL_FSYNC": "true",
+        "RINGEX_RUNTIME_METRICS_PORT": str(free_port()),
         **(extra_env or {}),
     }
     for name in ("NUMBA_CACHE_DIR", "TMPDIR"):
