@@ -65,6 +65,18 @@ def _bench(args) -> int:
     return subprocess.call([sys.executable, str(script), *args.bench_args])
 
 
+def _loadtest(args) -> int:
+    import os
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "perf" / "loadtest" / "__main__.py").exists():
+        print("perf/loadtest is only in a source checkout", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    return subprocess.call([sys.executable, "-m", "perf.loadtest", *args.loadtest_args], env=env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ringex.ring.cli import add_shm_commands
 
@@ -93,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run perf/bench_engine.py")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
+
+    loadtest = commands.add_parser("loadtest", help="run perf/loadtest (end-to-end load test)",
+                                   add_help=False)
+    loadtest.add_argument("loadtest_args", nargs=argparse.REMAINDER)
+    loadtest.set_defaults(func=_loadtest)
 
     add_shm_commands(commands)
     return parser
