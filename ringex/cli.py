@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_bench)
 
     loadtest = commands.add_parser("loadtest", help="run perf/loadtest (end-to-end load test)",
-                                   add_help=False)
+                                   add_help=False, prefix_chars="+")
+    # prefix_chars="+": every "-" option after `loadtest` belongs to perf/loadtest
     loadtest.add_argument("loadtest_args", nargs=argparse.REMAINDER)
     loadtest.set_defaults(func=_loadtest)
 
