@@ -29,6 +29,24 @@ def _serve(args) -> int:
     return serve(settings)
 
 
+def _gateway(args) -> int:
+    """The REST gateway alone, for a distributed deployment (its own host or container):
+    it needs only Kafka (orders) and Redis (market data, accounts, rate limits)."""
+    from ringex.config import load_settings
+    from ringex.runtime.gateway_process import gateway_main
+    from ringex.runtime.topology import RingNames
+
+    flags = {"kafka": {"bootstrap": args.kafka}, "redis": {"url": args.redis},
+             "gateway": {"bind": args.bind}, "runtime": {"var_dir": args.var_dir}}
+    settings = load_settings(args.config, flags=flags)
+    if settings.embedded:
+        print("ringex gateway serves a distributed exchange (--kafka and --redis); an embedded "
+              "exchange runs its gateway inside `ringex serve`", file=sys.stderr)
+        return 2
+    gateway_main(settings, RingNames(inbound="", outbound="", books="", embedded=False))
+    return 0
+
+
 def _submit(args) -> int:
     from ringex.config import load_settings
     from ringex.runtime.submit import InboundClient
@@ -92,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="")
     serve.add_argument("--no-gateway", action="store_true")
     serve.set_defaults(func=_serve)
+
+    gateway = commands.add_parser("gateway", help="run only the REST gateway (distributed mode)")
+    gateway.add_argument("--config", help="TOML settings file")
+    gateway.add_argument("--kafka", default="", help="Kafka bootstrap servers")
+    gateway.add_argument("--redis", default="", help="Redis URL")
+    gateway.add_argument("--bind", default="", help="host:port")
+    gateway.add_argument("--var-dir", default="")
+    gateway.set_defaults(func=_gateway)
 
     submit = commands.add_parser("submit", help="send JSON orders to a running embedded exchange")
     submit.add_argument("orders", nargs="*", help="JSON orders (default: one per stdin line)")
