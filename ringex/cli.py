@@ -9,20 +9,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "settings_from_args"]
+
+
+def settings_from_args(args, environ=None):
+    """The settings a ``serve`` or ``gateway`` command line asks for: its ``--config`` file,
+    the environment, then its flags (``docker-compose.yml`` is checked through this)."""
+    from ringex.config import load_settings
+
+    flags = {
+        "kafka": {"bootstrap": getattr(args, "kafka", "")},
+        "redis": {"url": getattr(args, "redis", "")},
+        "runtime": {"var_dir": getattr(args, "var_dir", ""),
+                    "log_level": getattr(args, "log_level", "")},
+        "gateway": {"bind": getattr(args, "bind", ""),
+                    **({"enabled": False} if getattr(args, "no_gateway", False) else {})},
+    }
+    return load_settings(getattr(args, "config", None), environ=environ, flags=flags)
 
 
 def _serve(args) -> int:
-    from ringex.config import load_settings
     from ringex.runtime.serve import serve
 
-    flags = {
-        "kafka": {"bootstrap": args.kafka},
-        "redis": {"url": args.redis},
-        "runtime": {"var_dir": args.var_dir, "log_level": args.log_level},
-        "gateway": {"bind": args.bind, **({"enabled": False} if args.no_gateway else {})},
-    }
-    settings = load_settings(args.config, flags=flags)
+    settings = settings_from_args(args)
     logging.basicConfig(level=getattr(logging, settings.runtime.log_level.upper()),
                         format='{"ts":"%(asctime)s","level":"%(levelname)s",'
                                '"role":"%(name)s","msg":%(message)r}')
@@ -32,13 +41,10 @@ def _serve(args) -> int:
 def _gateway(args) -> int:
     """The REST gateway alone, for a distributed deployment (its own host or container):
     it needs only Kafka (orders) and Redis (market data, accounts, rate limits)."""
-    from ringex.config import load_settings
     from ringex.runtime.gateway_process import gateway_main
     from ringex.runtime.topology import RingNames
 
-    flags = {"kafka": {"bootstrap": args.kafka}, "redis": {"url": args.redis},
-             "gateway": {"bind": args.bind}, "runtime": {"var_dir": args.var_dir}}
-    settings = load_settings(args.config, flags=flags)
+    settings = settings_from_args(args)
     if settings.embedded:
         print("ringex gateway serves a distributed exchange (--kafka and --redis); an embedded "
               "exchange runs its gateway inside `ringex serve`", file=sys.stderr)
