@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -32,9 +31,9 @@ def _serve(args) -> int:
     from ringex.runtime.serve import serve
 
     settings = settings_from_args(args)
-    logging.basicConfig(level=getattr(logging, settings.runtime.log_level.upper()),
-                        format='{"ts":"%(asctime)s","level":"%(levelname)s",'
-                               '"role":"%(name)s","msg":%(message)r}')
+    from ringex.runtime.process_common import configure_logging
+
+    configure_logging(settings.runtime.log_level)
     return serve(settings)
 
 

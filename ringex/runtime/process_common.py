@@ -1,21 +1,43 @@
-"""What every child process of the supervisor does first."""
+"""What every process of a running exchange does first: structured logs, signal roles."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 
-__all__ = ["child_setup", "log"]
+__all__ = ["child_setup", "configure_logging", "JsonFormatter"]
 
-log = logging.getLogger("ringex")
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, role (logger name), pid, msg, and the
+    exception when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "role": record.name,
+            "pid": os.getpid(),
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str = "info") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
 def child_setup(role: str, level: str = "info") -> logging.Logger:
     """Children ignore Ctrl-C (the supervisor owns shutdown and stops them in order, by
-    draining their rings) and log structured lines tagged with their role."""
+    draining their rings) and log JSON lines tagged with their role."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format='{"ts":"%(asctime)s","level":"%(levelname)s","role":"%(name)s","msg":%(message)r}',
-    )
+    configure_logging(level)
     return logging.getLogger(f"ringex.{role}")
