@@ -12,6 +12,7 @@ owner of an order can cancel or amend it before market data has caught up with i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 
@@ -81,11 +82,13 @@ class RecentOrders:
     def __init__(self, capacity: int = 65_536):
         self.capacity = capacity
         self._orders: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def add(self, order_id: int, account: int, pair_id: int) -> None:
-        self._orders[order_id] = (account, pair_id)
-        if len(self._orders) > self.capacity:
-            self._orders.popitem(last=False)
+        with self._lock:
+            self._orders[order_id] = (account, pair_id)
+            if len(self._orders) > self.capacity:
+                self._orders.popitem(last=False)
 
     def get(self, order_id: int) -> tuple[int, int] | None:
         return self._orders.get(order_id)

@@ -17,6 +17,7 @@ another road (Kafka-native producers) are not listed; ids the store has evicted 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ class FileAccountOrders:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_open = max_open
         self._fds: dict[int, int] = {}
+        self._lock = threading.Lock()
 
     def _path(self, account: int) -> Path:
         return self.directory / f"{int(account)}.ids"
@@ -39,13 +41,15 @@ class FileAccountOrders:
     def record(self, account: int, order_ids: list[int]) -> None:
         if not order_ids:
             return
-        fd = self._fds.get(account)
-        if fd is None:
-            if len(self._fds) >= self.max_open:
-                self.close()
-            fd = self._fds[account] = os.open(self._path(account),
-                                               os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(fd, np.asarray(order_ids, dtype=_ID).tobytes())
+        records = np.asarray(order_ids, dtype=_ID).tobytes()
+        with self._lock:
+            fd = self._fds.get(account)
+            if fd is None:
+                if len(self._fds) >= self.max_open:
+                    self._close_all()
+                fd = self._fds[account] = os.open(self._path(account),
+                                                   os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(fd, records)
 
     def recent(self, account: int, limit: int) -> list[int]:
         """Up to ``limit`` ids, newest first."""
@@ -59,10 +63,14 @@ class FileAccountOrders:
             return []
         return ids[::-1].tolist()
 
-    def close(self) -> None:
+    def _close_all(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_all()
 
 
 class RedisAccountOrders:

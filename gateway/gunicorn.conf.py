@@ -15,7 +15,10 @@ _settings = wiring.settings_from_environment()
 
 bind = [_settings.gateway.bind]
 workers = _settings.gateway.workers
-worker_class = "sync"
+# Threads let one worker's requests wait for the journal's fsync (or Kafka's ack) together.
+worker_class = "gthread"
+threads = 4
+control_socket_disable = True  # gunicorn >= 25 would share $HOME/.gunicorn/gunicorn.ctl
 keepalive = 5
 timeout = 30
 graceful_timeout = 3

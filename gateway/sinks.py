@@ -5,8 +5,8 @@ once the sequencer holds all of them durably; that is what a gateway 2xx promise
 
 * :class:`EmbeddedSink` publishes into the inbound ring through
   :class:`ringex.runtime.submit.InboundClient` and returns when the journal has the records on
-  disk. NEW orders get ``order_id = inbound sequence + 1``; the other commands get the same
-  number as a receipt.
+  disk. NEW orders get ``order_id = journal position + 1`` (ids stay unique across restarts on
+  one ``var_dir``); the other commands get the same number as a receipt.
 * :class:`KafkaSink` produces each record as a native JSON message to ``orders`` (key = the
   pair's name, so one partition per pair) with an idempotent ``acks=all`` producer, and waits
   for the delivery reports. The order id is ``kafka_order_id(partition, offset)``, exactly the
@@ -16,13 +16,14 @@ Both raise :class:`SequencerUnavailable` when the sequencer is down, full or too
 gateway answers 503, and a retry with the same ``client_order_id`` is safe (the matcher
 refuses a second live order with it). Both attach lazily and re-attach after a failure, and
 must be created in the process that uses them: gunicorn's ``post_fork`` (librdkafka and the
-ring's producer slot are per process). One worker thread calls a sink at a time.
+ring's producer slot are per process). The threads of one gthread worker share its sink.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Protocol
 
@@ -34,6 +35,7 @@ __all__ = ["SequencerUnavailable", "OrderSink", "EmbeddedSink", "KafkaSink"]
 
 log = logging.getLogger("ringex.gateway")
 _REATTACH_INTERVAL_S = 1.0
+_DURABLE_POLL_S = 50e-6
 
 
 class SequencerUnavailable(RingexError):
@@ -58,10 +60,16 @@ class EmbeddedSink:
         self.client = None
         self._next_attempt = 0.0
         self._last_error = ""
+        self._attach_lock = threading.Lock()
 
     def _client(self):
-        if self.client is not None:
-            return self.client
+        client = self.client
+        if client is not None:
+            return client
+        with self._attach_lock:
+            return self.client or self._attach()
+
+    def _attach(self):
         now = time.monotonic()
         if now < self._next_attempt:
             raise SequencerUnavailable(f"not attached to the inbound ring: {self._last_error}")
@@ -78,14 +86,27 @@ class EmbeddedSink:
     def submit(self, commands: np.ndarray) -> list[int]:
         client = self._client()
         try:
-            sequences = client.submit(commands)
+            positions = client.submit(commands, wait_durable=False)
+            # submit returns journal positions: inbound sequence + the journal's base
+            self._wait_durable(client, int(positions[-1]) - getattr(client, "base", 0))
         except TimeoutError as exc:
             raise SequencerUnavailable(f"not durable within {self.timeout_s:g}s: {exc}") from None
         except RingexError as exc:  # the ring was halted: the exchange is stopping
             self._drop(str(exc))
             raise SequencerUnavailable(str(exc)) from None
-        ids = (sequences + 1).tolist()
-        return ids
+        return (positions + 1).tolist()
+
+    def _wait_durable(self, client, sequence: int) -> None:
+        """Poll the journal's sequence every ~50 us. (``InboundClient.wait_durable`` backs off
+        to 1 ms, which adds up to a millisecond to every acknowledgement under load.)"""
+        ring, slot = client.ring, client.journal_slot
+        if ring.consumer_sequence(slot) >= sequence:
+            return
+        deadline = time.monotonic() + self.timeout_s
+        while ring.consumer_sequence(slot) < sequence:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the journal did not reach sequence {sequence} in time")
+            time.sleep(_DURABLE_POLL_S)
 
     def _drop(self, reason: str) -> None:
         self._last_error = reason

@@ -1,0 +1,340 @@
+"""Gateway throughput and latency over loopback, with a bare Falcon baseline in the same run.
+
+What it measures (one JSON line each with ``--json``):
+
+* ``baseline``: a bare Falcon app under gunicorn with the same worker count, answering a JSON
+  POST (msgspec decode + encode), the ceiling of any Falcon gateway on this machine;
+* ``single``: ``POST /order`` into a real embedded exchange (``ringex serve``: journal with
+  fsync, engine, market data), each 202 durable in the journal;
+* ``batch``: ``POST /orders/batch`` with ``--batch`` orders per request.
+
+The load comes from ``--loaders`` separate processes, each keeping ``--connections``
+requests in flight (closed loop, one per connection, non-blocking sockets). Latency is the
+client-side round trip, connect included (gunicorn's sync workers close the connection after
+each answer). Verification: every answer must be 2xx, and the journal must hold at least as
+many orders as were acknowledged.
+
+    .venv/bin/python perf/bench_gateway.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+API_KEY = "bench-key"
+ACCOUNT = 7
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine_line() -> dict:
+    import falcon
+    import gunicorn
+    import msgspec
+    import numba
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()},
+            "versions": {"python": platform.python_version(), "falcon": falcon.__version__,
+                         "gunicorn": gunicorn.__version__, "msgspec": msgspec.__version__,
+                         "numba": numba.__version__}}
+
+
+# -- servers ------------------------------------------------------------------------------
+_BARE_APP = textwrap.dedent('''
+    import falcon, msgspec
+    _decode, _encode = msgspec.json.decode, msgspec.json.encode
+
+    class Echo:
+        def on_post(self, req, resp):
+            body = _decode(req.bounded_stream.read())
+            resp.data = _encode({"order_id": 1, "pair": body.get("pair"), "status": "RECEIVED"})
+            resp.content_type = "application/json"
+            resp.status = 202
+
+    app = falcon.App()
+    app.add_route("/order", Echo())
+''')
+
+
+def _wait_http(port: int, path: str, timeout: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no 200 from {path} within {timeout}s")
+
+
+def start_bare(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    (workdir / "bare_app.py").write_text(_BARE_APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+         f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning",
+         "--chdir", str(workdir), "bare_app:app"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("bare falcon did not start")
+
+
+def start_exchange(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir),
+        "RINGEX_RUNTIME_SEGMENT_PREFIX": f"rgxbench{os.getpid()}",
+        "RINGEX_RUNTIME_METRICS_PORT": str(free_port()),
+        "RINGEX_RUNTIME_LOG_LEVEL": "warning",
+        "RINGEX_GATEWAY_WORKERS": str(workers),
+        "RINGEX_GATEWAY_API_KEYS": f"{API_KEY}:{ACCOUNT}",
+        "RINGEX_GATEWAY_RATE_LIMIT_PER_S": "10000000",
+        "RINGEX_GATEWAY_RATE_LIMIT_BURST": "10000000",
+        "RINGEX_GATEWAY_MAX_BATCH_ORDERS": "1000",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ringex.cli", "serve", "--var-dir", str(workdir / "var"),
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=REPO, env=environ, stdout=open(workdir / "serve.log", "wb"),
+        stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_http(port, "/health", 90, process)
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+# -- load -----------------------------------------------------------------------------------
+def request_bytes(path: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _loader(port: int, requests: list[bytes], connections: int, duration: float, warmup: float,
+            results) -> None:
+    """Closed loop over ``connections`` sockets; round trips after ``warmup`` are kept."""
+    selector = selectors.DefaultSelector()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    sent_counter = [0]
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + duration
+
+    def launch() -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        payload = requests[sent_counter[0] % len(requests)]
+        sent_counter[0] += 1
+        state = {"t0": time.perf_counter(), "out": payload, "in": b"", "connected": False}
+        sock.connect_ex(("127.0.0.1", port))
+        selector.register(sock, selectors.EVENT_WRITE, state)
+
+    for _ in range(connections):
+        launch()
+    while True:
+        now = time.perf_counter()
+        if now >= stop_at:
+            break
+        for key, events in selector.select(timeout=0.5):
+            sock, state = key.fileobj, key.data
+            if events & selectors.EVENT_WRITE:
+                sent = sock.send(state["out"])
+                state["out"] = state["out"][sent:]
+                if not state["out"]:
+                    selector.modify(sock, selectors.EVENT_READ, state)
+                continue
+            chunk = sock.recv(65536)
+            state["in"] += chunk
+            head, sep, body = state["in"].partition(b"\r\n\r\n")
+            if not sep:
+                if not chunk:
+                    raise RuntimeError("connection closed before an answer")
+                continue
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if len(body) < length:
+                continue
+            done = time.perf_counter()
+            status = int(head[9:12])
+            selector.unregister(sock)
+            sock.close()
+            if state["t0"] >= measure_from:
+                latencies.append(done - state["t0"])
+                statuses[status] = statuses.get(status, 0) + 1
+            if done < stop_at:
+                launch()
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()
+    results.put({"latencies": latencies, "statuses": statuses})
+
+
+def run_load(port: int, requests: list[bytes], *, loaders: int, connections: int,
+             duration: float, warmup: float) -> dict:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_loader, args=(port, requests[i::loaders] or requests,
+                                                       connections, duration, warmup, results))
+                 for i in range(loaders)]
+    for process in processes:
+        process.start()
+    collected = [results.get(timeout=duration + warmup + 60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    latencies = sorted(l for c in collected for l in c["latencies"])
+    statuses: dict[int, int] = {}
+    for c in collected:
+        for status, count in c["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    count = len(latencies)
+
+    def percentile(p: float) -> float:
+        return latencies[min(count - 1, int(p * count))] * 1e3 if count else float("nan")
+
+    return {"requests": count, "requests_per_s": round(count / duration, 1),
+            "p50_ms": round(percentile(0.50), 3), "p99_ms": round(percentile(0.99), 3),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+
+
+def order_bodies(count: int) -> list[bytes]:
+    """Alternating buys and sells at one price: each pair trades, the book stays small."""
+    bodies = []
+    for i in range(count):
+        side = "buy" if i % 2 == 0 else "sell"
+        bodies.append(json.dumps({"pair": "BTC-USDT", "side": side, "type": "limit",
+                                  "price": "65000.00", "amount": "0.01000"}).encode())
+    return bodies
+
+
+def batch_body(size: int, offset: int) -> bytes:
+    orders = [{"pair": "BTC-USDT", "side": "BUY" if (offset + i) % 2 == 0 else "SELL",
+               "order_type": "LIMIT", "price": "65000.00", "quantity": "0.01000"}
+              for i in range(size)]
+    return json.dumps({"orders": orders}).encode()
+
+
+def journal_orders(var_dir: Path) -> int:
+    from ringex.runtime.journal import read_journal
+
+    path = next(var_dir.glob("journal/*.journal"))
+    _, records = read_journal(path)
+    return int((records["kind"] == 1).sum())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--loaders", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8, help="in flight per loader")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--json", action="store_true", help="JSON lines only")
+    args = parser.parse_args(argv)
+
+    def emit(record: dict) -> None:
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            print("  ".join(f"{k}={v}" for k, v in record.items()), flush=True)
+
+    emit({"bench": "gateway", **machine_line(),
+          "conditions": {"workers": args.workers, "loaders": args.loaders,
+                         "connections_per_loader": args.connections, "batch": args.batch,
+                         "duration_s": args.duration, "warmup_s": args.warmup,
+                         "journal_fsync": True}})
+    load = dict(loaders=args.loaders, connections=args.connections, duration=args.duration,
+                warmup=args.warmup)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="rgx-bench-gw-") as tmp:
+        workdir = Path(tmp)
+        bare, port = start_bare(workdir, args.workers)
+        try:
+            baseline = run_load(port, [request_bytes("/order", b) for b in order_bodies(2)],
+                                **load)
+        finally:
+            stop(bare)
+        emit({"case": "baseline_bare_falcon_json_post", **baseline,
+              "orders_per_s": baseline["requests_per_s"]})
+
+        exchange, port = start_exchange(workdir, args.workers)
+        try:
+            before = journal_orders(workdir / "var")
+            single = run_load(port, [request_bytes("/order", b) for b in order_bodies(64)],
+                              **load)
+            single_journal = journal_orders(workdir / "var") - before
+            batches = [request_bytes("/orders/batch", batch_body(args.batch, i))
+                       for i in range(2)]
+            batch = run_load(port, batches, **load)
+            total_journal = journal_orders(workdir / "var") - before
+        finally:
+            stop(exchange)
+    acknowledged_single = single["statuses"].get("202", 0)
+    emit({"case": "single_post_order", **single, "orders_per_s": single["requests_per_s"],
+          "ratio_to_baseline": round(single["requests_per_s"] / baseline["requests_per_s"], 3),
+          "journaled_orders_at_least": single_journal})
+    emit({"case": f"batch_{args.batch}", **batch,
+          "orders_per_s": round(batch["requests_per_s"] * args.batch, 1),
+          "journaled_orders_total": total_journal})
+    # Verification: only 2xx, and nothing acknowledged is missing from the journal.
+    for name, result, good in (("baseline", baseline, "202"), ("single", single, "202"),
+                               ("batch", batch, "200")):
+        if set(result["statuses"]) - {good}:
+            ok = False
+            emit({"error": f"{name}: non-2xx answers {result['statuses']}"})
+    acknowledged = acknowledged_single + batch["statuses"].get("200", 0) * args.batch
+    if total_journal < acknowledged:
+        ok = False
+        emit({"error": f"journal holds {total_journal} orders, {acknowledged} were acknowledged"})
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
