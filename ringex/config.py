@@ -35,6 +35,12 @@ class EngineSettings:
     max_batch: int = 4096
     book_interval_ms: int = 50
     wait_strategy: str = "blocking"
+    # recovery (docs/recovery.md): a snapshot once this many events, or this much time, have
+    # passed since the last one (0 turns either trigger off; both 0: no periodic snapshots)
+    snapshot_every_events: int = 1_000_000
+    snapshot_interval_ms: int = 60_000
+    snapshots_kept: int = 3
+    snapshot_dir: str = ""  # default <runtime.var_dir>/snapshots
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,10 @@ class Settings:
                 raise ConfigError(f"engine.{name} must be a power of two, got {value}")
         if self.engine.wait_strategy not in WAIT_STRATEGIES:
             raise ConfigError(f"engine.wait_strategy must be one of {sorted(WAIT_STRATEGIES)}")
+        if min(self.engine.snapshot_every_events, self.engine.snapshot_interval_ms) < 0 or \
+                self.engine.snapshots_kept < 1:
+            raise ConfigError("engine.snapshot_every_events and engine.snapshot_interval_ms "
+                              "must be >= 0, engine.snapshots_kept >= 1")
         if self.engine.order_capacity < 1 or self.engine.max_batch < 1:
             raise ConfigError("engine.order_capacity and engine.max_batch must be >= 1")
         self.registry()  # raises ConfigError for bad pairs

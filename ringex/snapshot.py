@@ -28,7 +28,8 @@ from ringex.errors import SnapshotError
 from ringex.pairs import Pair
 from ringex.records import RECORD_VERSION
 
-__all__ = ["SNAPSHOT_VERSION", "encode_snapshot", "decode_snapshot"]
+__all__ = ["SNAPSHOT_VERSION", "encode_snapshot", "decode_snapshot", "write_snapshot",
+           "read_snapshot_meta"]
 
 SNAPSHOT_VERSION = 1
 _MAGIC = b"RGXSNAP\0"
@@ -62,7 +63,7 @@ def _pair_from_json(item: dict[str, Any]) -> Pair:
     )
 
 
-def encode_snapshot(pairs, words: np.ndarray, meta: dict[str, Any] | None = None) -> bytes:
+def _head(pairs, words: np.ndarray, meta: dict[str, Any] | None) -> bytes:
     header = json.dumps(
         {
             "record_version": RECORD_VERSION,
@@ -72,9 +73,42 @@ def encode_snapshot(pairs, words: np.ndarray, meta: dict[str, Any] | None = None
         },
         sort_keys=True,
     ).encode()
-    body = _PREFIX.pack(_MAGIC, SNAPSHOT_VERSION, len(header)) + header
-    body += np.ascontiguousarray(words, dtype="<i8").tobytes()
+    return _PREFIX.pack(_MAGIC, SNAPSHOT_VERSION, len(header)) + header
+
+
+def encode_snapshot(pairs, words: np.ndarray, meta: dict[str, Any] | None = None) -> bytes:
+    body = _head(pairs, words, meta) + np.ascontiguousarray(words, dtype="<i8").tobytes()
     return body + hashlib.blake2b(body, digest_size=_DIGEST_BYTES).digest()
+
+
+def write_snapshot(file, pairs, words: np.ndarray, meta: dict[str, Any] | None = None,
+                   chunk_words: int = 1 << 20) -> int:
+    """Write the bytes :func:`encode_snapshot` would return to the binary ``file``, streaming
+    the words (no copy of the whole state); returns the size. hashlib and file writes release
+    the GIL, so a writer thread runs beside the compiled engine loop."""
+    words = np.ascontiguousarray(words, dtype="<i8")
+    head = _head(pairs, words, meta)
+    digest = hashlib.blake2b(head, digest_size=_DIGEST_BYTES)
+    file.write(head)
+    for start in range(0, words.shape[0], chunk_words):
+        chunk = memoryview(words[start:start + chunk_words]).cast("B")
+        digest.update(chunk)
+        file.write(chunk)
+    file.write(digest.digest())
+    return len(head) + 8 * words.shape[0] + _DIGEST_BYTES
+
+
+def read_snapshot_meta(blob_head: bytes) -> dict[str, Any]:
+    """The header's ``meta`` from the first bytes of a snapshot (no checksum check: for
+    listing and diagnostics only)."""
+    magic, version, header_len = _PREFIX.unpack_from(blob_head)
+    if magic != _MAGIC:
+        raise SnapshotError("not a ringex snapshot (bad magic)")
+    start = _PREFIX.size
+    try:
+        return json.loads(blob_head[start:start + header_len]).get("meta", {})
+    except ValueError as exc:
+        raise SnapshotError(f"snapshot header is malformed: {exc}") from exc
 
 
 def decode_snapshot(blob: bytes) -> tuple[list[Pair], np.ndarray, dict[str, Any]]:

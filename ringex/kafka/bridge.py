@@ -78,6 +78,7 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
             messages = consumer.consume(num_messages=batch_size, timeout=poll_timeout)
             dead_letters.poll()
             if not messages:
+                tracker.tick()
                 continue
             commands, positions = _decode_batch(messages, registry, account, dead_letters,
                                                 metrics, stats)
@@ -89,6 +90,7 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
                 metrics.inc("commands_out", commands.shape[0])
                 metrics.inc("batches")
             tracker.written_up_to(positions)
+            tracker.tick()
     finally:
         try:
             consumer.close()
@@ -121,9 +123,9 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
             commands, wire_format = decode_message(
                 message.value(), message.headers(), registry, partition=partition,
                 offset=offset, timestamp_ns=timestamp_ns, default_account=account)
-            chunks.append(commands)
             if wire_format == "frame":
                 _flag_bad_records(message, commands, registry, dead_letters)
+            chunks.append(_mark_message(commands))
             continue
         except ValidationError as exc:
             problem = exc
@@ -133,14 +135,26 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
         stats.rejected += 1
         metrics.error("decode")
         dead_letters.copy(message, problem)
-        chunks.append(invalid_command(partition=partition, offset=offset,
-                                      timestamp_ns=timestamp_ns,
-                                      pair_id=pair_id_of_key(message.key(), registry)))
+        chunks.append(_mark_message(invalid_command(
+            partition=partition, offset=offset, timestamp_ns=timestamp_ns,
+            pair_id=pair_id_of_key(message.key(), registry))))
     stats.messages += consumed
     metrics.inc("messages_in", consumed)
     if not chunks:
         return np.zeros(0, dtype=COMMAND_DTYPE), positions
     return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), positions
+
+
+def _mark_message(commands: np.ndarray) -> np.ndarray:
+    """Mark a message's first, last and middle records (``_reserved``), so the engine applies
+    each message once even when a restarted bridge writes it again (``docs/recovery.md``)."""
+    from ringex.recovery.marks import MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
+
+    if commands.shape[0]:
+        commands["_reserved"] = MESSAGE_MIDDLE
+        commands["_reserved"][0] = MESSAGE_START
+        commands["_reserved"][-1] |= MESSAGE_END
+    return commands
 
 
 def _flag_bad_records(message, commands, registry, dead_letters: DeadLetters) -> None:

@@ -16,7 +16,11 @@ commits. The recovery work swaps the policy, not the bridge:
 ``commit``: ``never``, or ``after-write``: the offsets of every batch are committed
 (asynchronously) once its commands are in the inbound ring, and synchronously when a
 partition is revoked, so a rebalance between bridges of one group hands a partition over at
-exactly the next unwritten offset.
+exactly the next unwritten offset; or ``covered`` (what ``ringex serve`` uses since issue 5):
+only offsets that a durable engine snapshot covers are committed, as read from
+``covered()`` (partition -> next offset) at most every ``commit_interval`` seconds
+(:meth:`OffsetTracker.tick`). The engine drops records it already applied, so with
+``positions`` taken from the same snapshot a rewind is harmless; see ``docs/recovery.md``.
 
 A partition assigned again to the same process (after a rebalance) always resumes where this
 process stopped writing it, whatever ``start`` says, so one bridge never replays into a
@@ -30,15 +34,16 @@ its beginning by the new owner: run one bridge, or static assignment, in that mo
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["OffsetPolicy", "REPLAY", "PER_RUN_GROUP"]
+__all__ = ["OffsetPolicy", "REPLAY", "PER_RUN_GROUP", "from_snapshot"]
 
 log = logging.getLogger("ringex.kafka.offsets")
 
 _STARTS = ("beginning", "committed", "positions")
-_COMMITS = ("never", "after-write")
+_COMMITS = ("never", "after-write", "covered")
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,16 @@ class OffsetPolicy:
     start: str = "beginning"
     commit: str = "never"
     positions: Mapping[int, int] = field(default_factory=dict)
+    covered: Callable[[], Mapping[int, int] | None] | None = None
+    commit_interval: float = 1.0
 
     def __post_init__(self):
         if self.start not in _STARTS:
             raise ValueError(f"start must be one of {_STARTS}, not {self.start!r}")
         if self.commit not in _COMMITS:
             raise ValueError(f"commit must be one of {_COMMITS}, not {self.commit!r}")
+        if self.commit == "covered" and self.covered is None:
+            raise ValueError("commit='covered' needs covered=")
 
     def tracker(self, consumer) -> "OffsetTracker":
         return OffsetTracker(self, consumer)
@@ -63,6 +72,13 @@ REPLAY = OffsetPolicy()
 PER_RUN_GROUP = OffsetPolicy(start="committed", commit="after-write")
 
 
+def from_snapshot(positions: Mapping[int, int],
+                  covered: Callable[[], Mapping[int, int] | None]) -> OffsetPolicy:
+    """Seek to a snapshot's positions; commit only what later snapshots cover."""
+    return OffsetPolicy(start="positions", commit="covered", positions=dict(positions),
+                        covered=covered)
+
+
 class OffsetTracker:
     """The policy applied to one consumer: rebalance callbacks and commits."""
 
@@ -70,6 +86,9 @@ class OffsetTracker:
         self.policy = policy
         self.consumer = consumer
         self.written: dict[tuple[str, int], int] = {}  # next offset to read, per partition
+        self.assigned: set[tuple[str, int]] = set()
+        self.committed: dict[tuple[str, int], int] = {}
+        self._next_tick = 0.0
 
     def on_assign(self, consumer, partitions) -> None:
         from confluent_kafka import OFFSET_BEGINNING
@@ -83,9 +102,11 @@ class OffsetTracker:
             elif self.policy.start == "positions":
                 tp.offset = int(self.policy.positions.get(tp.partition, OFFSET_BEGINNING))
         log.info("assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in partitions])
+        self.assigned.update((tp.topic, tp.partition) for tp in partitions)
         consumer.assign(partitions)
 
     def on_revoke(self, consumer, partitions) -> None:
+        self.assigned.difference_update((p.topic, p.partition) for p in partitions)
         if self.policy.commit == "after-write":
             self._commit([tp for tp in self._offsets() if (tp.topic, tp.partition) in
                           {(p.topic, p.partition) for p in partitions}], asynchronous=False)
@@ -100,6 +121,25 @@ class OffsetTracker:
 
             self._commit([TopicPartition(t, p, o + 1) for (t, p), o in positions.items()],
                          asynchronous=True)
+
+    def tick(self, now: float | None = None) -> None:
+        """``covered`` policy: commit what the newest snapshot covers, if it moved."""
+        if self.policy.commit != "covered":
+            return
+        now = time.monotonic() if now is None else now
+        if now < self._next_tick:
+            return
+        self._next_tick = now + self.policy.commit_interval
+        covered = self.policy.covered() or {}
+        from confluent_kafka import TopicPartition
+
+        offsets = []
+        for topic, partition in self.assigned:
+            offset = covered.get(partition)
+            if offset is not None and offset > self.committed.get((topic, partition), -1):
+                offsets.append(TopicPartition(topic, partition, int(offset)))
+                self.committed[(topic, partition)] = int(offset)
+        self._commit(offsets, asynchronous=True)
 
     def _offsets(self):
         from confluent_kafka import TopicPartition

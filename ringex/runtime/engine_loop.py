@@ -14,7 +14,25 @@ consumer sequence.
 Return codes: ``STOPPED`` (the inbound ring was drained or halted), ``IDLE`` (nothing arrived
 within ``control[IDLE_TIMEOUT_NS]``), ``BUDGET`` (``MAX_BATCHES`` done), ``NEED_BUFFER`` (one
 command may emit more events than the scratch buffer holds; ``control[NEED]`` says how many:
-the caller grows the buffer and calls again).
+the caller grows the buffer and calls again), ``SNAPSHOT_DUE`` (a batch boundary after
+``control[SNAPSHOT_AT_SEQ]`` or ``control[SNAPSHOT_AT_NS]`` was reached, with no Kafka message
+half applied: the caller takes a snapshot now).
+
+Recovery (``docs/recovery.md``) adds three rules, all in :func:`apply_commands`:
+
+* **Input positions.** ``positions[0]`` is the next embedded journal position, ``positions[1 +
+  p]`` the next offset of Kafka partition ``p`` (0: nothing applied). A snapshot records them.
+* **Each Kafka message is applied once.** A bridge that restarts rewinds to a snapshot's
+  positions, so records may arrive twice. A record that starts a message (``_reserved`` bit
+  ``MESSAGE_START``, set by the bridge) is applied only if its offset is at or beyond the
+  partition's next offset; the other records of a message (a frame) only if the message's start
+  was applied. So the event stream is a function of the `orders` topic alone.
+* **Fillers are skipped.** A zeroed record (``kind == 0`` and ``order_id == 0``), left by a
+  producer that died holding a claim, is not matched: it is in no topic, so a replay could not
+  reproduce its event.
+
+``control[PUBLISH_FROM_SEQ]``: events with a lower ``seq`` are matched (they rebuild the book)
+but not published, because the outbound ring (or a previous engine) already has them.
 """
 
 from __future__ import annotations
@@ -25,6 +43,7 @@ from ringex.book.inspect import fill_depth
 from ringex.book.process import process_commands
 from ringex.book.state import META_NEXT_SEQ
 from ringex.jit import njit
+from ringex.recovery.marks import MESSAGE_BITS, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
 from ringex.ring.barrier import consumer_sequence, release, wait_for
 from ringex.ring.kernel import monotonic_ns
 from ringex.ring.sequencer import claim, publish
@@ -37,10 +56,21 @@ __all__ = [
     "IDLE",
     "BUDGET",
     "NEED_BUFFER",
+    "SNAPSHOT_DUE",
     "COUNTER_NAMES",
+    "apply_commands",
+    "new_positions",
+    "MESSAGE_START",
+    "MESSAGE_END",
+    "MESSAGE_MIDDLE",
+    "MAX_PARTITIONS",
 ]
 
-STOPPED, IDLE, BUDGET, NEED_BUFFER = 1, 2, 3, 4
+STOPPED, IDLE, BUDGET, NEED_BUFFER, SNAPSHOT_DUE = 1, 2, 3, 4, 5
+
+_MESSAGE_BITS = MESSAGE_BITS
+#: Kafka partitions of `orders` the engine tracks (``positions`` has one more cell).
+MAX_PARTITIONS = 1024
 
 # control cells (inputs, except NEED and LAST_BOOK_NS)
 IDLE_TIMEOUT_NS = 0
@@ -50,7 +80,14 @@ BOOK_INTERVAL_NS = 3
 LAST_BOOK_NS = 4
 NEED = 5
 N_DIRTY = 6
-_CONTROL_SIZE = 8
+PUBLISH_FROM_SEQ = 7
+SNAPSHOT_AT_SEQ = 8  # return SNAPSHOT_DUE once the last seq reaches it (0: never)
+SNAPSHOT_AT_NS = 9  # ... or once monotonic_ns() reaches it (0: never)
+PREV_PARTITION = 10  # the Kafka message whose start was the last record applied, or -1
+PREV_OFFSET = 11
+OPEN_MESSAGE = 12  # 1 while a Kafka message's END record has not been applied yet
+SKIPPED = 13  # duplicate and filler records not applied (diagnostics)
+_CONTROL_SIZE = 16
 
 # counters (written by the engine process only)
 COUNTER_NAMES = ("commands", "events", "batches", "book_snapshots", "book_snapshots_skipped",
@@ -65,7 +102,78 @@ def new_control(*, idle_timeout_ns: int, max_batches: int, max_commands: int,
     control[MAX_BATCHES] = max_batches
     control[MAX_COMMANDS] = max_commands
     control[BOOK_INTERVAL_NS] = book_interval_ns
+    control[PUBLISH_FROM_SEQ] = 1
+    control[PREV_PARTITION] = -1
     return control
+
+
+def new_positions() -> np.ndarray:
+    return np.zeros(MAX_PARTITIONS + 1, dtype=np.int64)
+
+
+@njit(inline="always")
+def _decide(c, positions, control):
+    """1 = apply, 0 = skip; the state changes a decision to apply makes are done by _commit."""
+    partition = c.source_partition
+    if c.kind == 0 and c.order_id == 0:
+        return 0  # a filler
+    if partition < 0 or partition >= MAX_PARTITIONS or c._reserved & _MESSAGE_BITS == 0:
+        return 1  # journal input (and unmarked records) are applied in ring order
+    if c._reserved & MESSAGE_START:
+        return 1 if c.source_offset >= positions[1 + partition] else 0
+    if control[PREV_PARTITION] == partition and control[PREV_OFFSET] == c.source_offset:
+        return 1
+    return 0
+
+
+@njit(inline="always")
+def _commit(c, positions, control):
+    partition = c.source_partition
+    if partition < 0 or partition >= MAX_PARTITIONS:
+        if c.source_offset + 1 > positions[0]:
+            positions[0] = c.source_offset + 1
+        return
+    if c._reserved & _MESSAGE_BITS == 0:
+        if c.source_offset + 1 > positions[1 + partition]:
+            positions[1 + partition] = c.source_offset + 1
+        return
+    if c._reserved & MESSAGE_START:
+        positions[1 + partition] = c.source_offset + 1
+        control[PREV_PARTITION] = partition
+        control[PREV_OFFSET] = c.source_offset
+    control[OPEN_MESSAGE] = 0 if c._reserved & MESSAGE_END else 1
+
+
+@njit
+def apply_commands(st, commands, start, scratch, k, positions, control):
+    """``process_commands`` with the recovery rules (module docstring): applies
+    ``commands[start:]`` while their events fit in ``scratch[k:]``.
+
+    Returns ``(next_command, next_event, blocked_need)`` like ``process_commands``; skipped
+    records count as consumed. Journal records go to the matcher in runs; Kafka records one
+    at a time (a decision depends on the records before it, and a call costs ~10 ns)."""
+    n = commands.shape[0]
+    i = start
+    while i < n:
+        c = commands[i]
+        if _decide(c, positions, control) == 0:
+            control[SKIPPED] += 1
+            if c.source_partition >= 0 and c._reserved & MESSAGE_START:
+                control[PREV_PARTITION] = -1
+            i += 1
+            continue
+        j = i + 1
+        if c.source_partition < 0:
+            while j < n and commands[j].source_partition < 0 and not (
+                    commands[j].kind == 0 and commands[j].order_id == 0):
+                j += 1
+        nxt, k, need = process_commands(st, commands[:j], i, scratch, k)
+        for r in range(i, nxt):
+            _commit(commands[r], positions, control)
+        if nxt < j:
+            return nxt, k, need
+        i = j
+    return i, k, 0
 
 
 @njit(inline="always")
@@ -78,14 +186,17 @@ def _copy_rows(target, target_row, source, source_row, rows):
 
 
 @njit
-def _publish_events(outbound, outbound_words, scratch_words, count):
-    """Copy ``count`` scratch events into the outbound ring; False if the ring was halted.
+def _publish_events(outbound, outbound_words, scratch, scratch_words, count, publish_from):
+    """Copy the ``count`` scratch events with ``seq >= publish_from`` into the outbound ring;
+    False if the ring was halted.
 
     ``*_words`` are the event records viewed as rows of int64 words."""
     capacity = outbound_words.shape[0]
     mask = capacity - 1
     chunk_limit = capacity // 2
     done = 0
+    while done < count and scratch[done].seq < publish_from:
+        done += 1
     while done < count:
         n = min(count - done, chunk_limit)
         high = claim(outbound, n, -1)
@@ -139,7 +250,7 @@ def _publish_books(st, books, dirty, dirty_list, control, counters):
 
 @njit
 def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratch,
-                scratch_words, dirty, dirty_list, control, counters):
+                scratch_words, dirty, dirty_list, control, counters, positions):
     """Consume, match and publish until one of the return codes (module docstring)."""
     in_mask = inbound.records.shape[0] - 1
     next_seq = consumer_sequence(inbound, slot) + 1
@@ -158,14 +269,16 @@ def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratc
         commands = inbound.records[first : first + (high - next_seq + 1)]
         start = 0
         while start < commands.shape[0]:
-            nxt, n_events, need = process_commands(st, commands, start, scratch, 0)
+            nxt, n_events, need = apply_commands(st, commands, start, scratch, 0, positions,
+                                                 control)
             if nxt == start:
                 if start > 0:
                     release(inbound, slot, next_seq + start - 1)
                 control[NEED] = need
                 return NEED_BUFFER
             _mark_dirty(commands, start, nxt, dirty, dirty_list, control)
-            if not _publish_events(outbound, outbound_words, scratch_words, n_events):
+            if not _publish_events(outbound, outbound_words, scratch, scratch_words, n_events,
+                                   control[PUBLISH_FROM_SEQ]):
                 # The outbound ring was halted: an immediate stop, nothing more is released.
                 if start > 0:
                     release(inbound, slot, next_seq + start - 1)
@@ -182,4 +295,9 @@ def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratc
             if now - control[LAST_BOOK_NS] >= control[BOOK_INTERVAL_NS]:
                 _publish_books(st, books, dirty, dirty_list, control, counters)
                 control[LAST_BOOK_NS] = now
+        if control[OPEN_MESSAGE] == 0:
+            if 0 < control[SNAPSHOT_AT_SEQ] <= st.meta[META_NEXT_SEQ] - 1:
+                return SNAPSHOT_DUE
+            if 0 < control[SNAPSHOT_AT_NS] <= monotonic_ns():
+                return SNAPSHOT_DUE
     return BUDGET

@@ -1,35 +1,59 @@
 """The engine process: the only writer of the book.
 
-It attaches to the rings the supervisor created, builds the matcher, and runs the compiled
+It attaches to the rings the supervisor created, **recovers** (below), and runs the compiled
 loop (:mod:`ringex.runtime.engine_loop`), coming back to Python only when idle, after a
-budget of batches (to publish counters), or to grow its scratch buffer. When the inbound ring
-is drained it drains the outbound and book rings in turn, so the publishers finish too.
+budget of batches (to publish counters), to grow its scratch buffer, or when a snapshot is
+due. When the inbound ring is drained it writes a last snapshot and drains the outbound and
+book rings in turn, so the publishers finish too.
+
+Recovery (``docs/recovery.md``):
+
+1. load the newest valid snapshot (:class:`ringex.recovery.SnapshotStore`), or start empty;
+2. events whose ``seq`` the outbound ring already holds are matched but not published again
+   (``PUBLISH_FROM_SEQ`` = the ring's last seq + 1);
+3. embedded: replay the journal from the snapshot's position up to what this run's inbound
+   ring has already delivered to an engine, before reading the ring;
+   distributed: publish the snapshot's Kafka positions (:mod:`ringex.recovery.positions`);
+   the bridges seek there and the loop drops records it has already applied.
+
+Snapshots: at a batch boundary the loop returns ``SNAPSHOT_DUE``; the engine copies its
+canonical words (compiled, the only pause of matching) and a writer thread hashes, writes,
+fsyncs and renames the file while matching goes on (the loop runs without the GIL). Then the
+covered positions are published for the bridges' commits.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from time import monotonic_ns  # CLOCK_MONOTONIC, the clock of the compiled loop
+from pathlib import Path
+
 import numpy as np
 
+from ringex.book.inspect import canonical_words
 from ringex.config import Settings
 from ringex.engine import MatchingEngine
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
+from ringex.recovery.positions import write_positions
+from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore
 from ringex.ring.ring import Ring
+from ringex.runtime import engine_loop as loop
 from ringex.runtime.booksnap import BOOK_DTYPE
-from ringex.runtime.engine_loop import (
-    COUNTER_NAMES,
-    NEED_BUFFER,
-    STOPPED,
-    new_control,
-    run_batches,
-)
 from ringex.runtime.process_common import child_setup
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
+from ringex.statehash import hash_words
 
-__all__ = ["engine_main"]
+__all__ = ["engine_main", "snapshot_dir", "positions_meta", "positions_from_meta"]
 
 _IDLE_TIMEOUT_NS = 200_000_000
 _BATCHES_PER_CALL = 256
+_REPLAY_CHUNK = 1 << 16
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    return Path(settings.engine.snapshot_dir or Path(settings.runtime.var_dir) / "snapshots")
 
 
 def _words(records: np.ndarray) -> np.ndarray:
@@ -40,6 +64,126 @@ def _words(records: np.ndarray) -> np.ndarray:
 def _scratch(events: int):
     scratch = np.zeros(events, dtype=EVENT_DTYPE)
     return scratch, _words(scratch)
+
+
+def positions_meta(positions: np.ndarray, control: np.ndarray) -> dict:
+    """The input positions of ``meta``: what the state covers, per input."""
+    kafka = {int(p - 1): int(positions[p]) for p in np.nonzero(positions[1:])[0] + 1}
+    return {"journal": int(positions[0]), "kafka": {str(p): o for p, o in kafka.items()},
+            "prev": [int(control[loop.PREV_PARTITION]), int(control[loop.PREV_OFFSET])]}
+
+
+def positions_from_meta(inputs: dict, positions: np.ndarray, control: np.ndarray) -> None:
+    positions[:] = 0
+    positions[0] = int(inputs.get("journal", 0))
+    for partition, offset in inputs.get("kafka", {}).items():
+        positions[1 + int(partition)] = int(offset)
+    prev = inputs.get("prev", [-1, 0])
+    control[loop.PREV_PARTITION], control[loop.PREV_OFFSET] = int(prev[0]), int(prev[1])
+
+
+class _Snapshotter:
+    """Decides when a snapshot is due and writes it in a background thread."""
+
+    def __init__(self, settings: Settings, engine: MatchingEngine, store: SnapshotStore,
+                 logger, publish_covered):
+        self.every_events = settings.engine.snapshot_every_events
+        self.interval_ns = settings.engine.snapshot_interval_ms * 1_000_000
+        self.engine = engine
+        self.store = store
+        self.logger = logger
+        self.publish_covered = publish_covered
+        self.last_seq = engine.next_seq - 1
+        self.last_ns = monotonic_ns()
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.taken = 0
+
+    def arm(self, control: np.ndarray) -> None:
+        control[loop.SNAPSHOT_AT_SEQ] = self.last_seq + self.every_events if self.every_events \
+            else 0
+        control[loop.SNAPSHOT_AT_NS] = self.last_ns + self.interval_ns if self.interval_ns else 0
+
+    def due(self, control: np.ndarray) -> bool:
+        """For the idle path: is a snapshot due although no batch boundary asked for it?"""
+        if self.engine.next_seq - 1 == self.last_seq or control[loop.OPEN_MESSAGE]:
+            return False
+        at_seq, at_ns = control[loop.SNAPSHOT_AT_SEQ], control[loop.SNAPSHOT_AT_NS]
+        return (0 < at_seq <= self.engine.next_seq - 1) or (0 < at_ns <= monotonic_ns())
+
+    def take(self, positions, control, *, wait: bool = False) -> None:
+        if self.error is not None:
+            raise RuntimeError("snapshot writer failed") from self.error
+        if self.thread is not None and self.thread.is_alive():
+            if not wait:  # the previous one is still being written: ask again shortly
+                control[loop.SNAPSHOT_AT_SEQ] = 0
+                control[loop.SNAPSHOT_AT_NS] = monotonic_ns() + 20_000_000
+                return
+            self.thread.join()
+        seq = self.engine.next_seq - 1
+        if seq == self.last_seq and not wait:
+            self.last_ns = monotonic_ns()
+            self.arm(control)
+            return
+        started = time.perf_counter()
+        words = canonical_words(self.engine.book_state)
+        copied = time.perf_counter() - started
+        meta = {"format": SNAPSHOT_META_FORMAT, "last_seq": seq,
+                "next_command_index": self.engine.next_command_index,
+                "live_orders": self.engine.live_orders,
+                "inputs": positions_meta(positions, control), "created_ns": time.time_ns()}
+        self.last_seq, self.last_ns = seq, monotonic_ns()
+        self.arm(control)
+        self.thread = threading.Thread(target=self._write, args=(words, meta, copied),
+                                       name="snapshot-writer", daemon=True)
+        self.thread.start()
+        if wait:
+            self.thread.join()
+
+    def _write(self, words, meta, copied: float) -> None:
+        try:
+            started = time.perf_counter()
+            meta["state_hash"] = hash_words(words)
+            path = self.store.write(self.engine.pairs, words, meta)
+            self.taken += 1
+            self.logger.info("snapshot %s: last seq %d, %d live orders, %d bytes; matching "
+                             "paused %.1f ms (copy), written in %.3f s", path.name,
+                             meta["last_seq"], meta["live_orders"], 8 * words.shape[0],
+                             copied * 1e3, time.perf_counter() - started)
+            self.publish_covered(meta)
+        except BaseException as exc:  # reported on the next take(); the engine stops then
+            self.logger.exception("snapshot failed")
+            self.error = exc
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join(120)
+
+
+def _outbound_last_seq(outbound: Ring) -> int:
+    cursor = outbound.cursor
+    if cursor < 0:
+        return 0
+    return int(outbound.arrays.records[cursor & (outbound.capacity - 1)]["seq"])
+
+
+def _replay(engine, commands, positions, control, scratch, event_producer) -> int:
+    """Apply ``commands`` (journal records) and publish their events from PUBLISH_FROM_SEQ."""
+    published = 0
+    start = 0
+    while start < commands.shape[0]:
+        nxt, n_events, need = loop.apply_commands(engine.book_state, commands, start, scratch,
+                                                  0, positions, control)
+        if nxt == start and need:
+            scratch = np.zeros(need, dtype=EVENT_DTYPE)
+            continue
+        events = scratch[:n_events]
+        fresh = events[events["seq"] >= control[loop.PUBLISH_FROM_SEQ]]
+        if fresh.shape[0]:
+            event_producer.write(fresh, max_batch=event_producer.ring.capacity // 2)
+            published += fresh.shape[0]
+        start = nxt
+    return published
 
 
 def engine_main(settings: Settings, names: RingNames) -> None:
@@ -54,34 +198,83 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     book_producer = books.producer()
 
     registry = settings.registry()
-    engine = MatchingEngine(registry.pairs, order_capacity=settings.engine.order_capacity)
+    capacity = settings.engine.order_capacity
+    store = SnapshotStore(snapshot_dir(settings), keep=settings.engine.snapshots_kept)
+    positions = loop.new_positions()
     scratch, scratch_words = _scratch(max(4 * settings.engine.max_batch, 4096))
+    control = loop.new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
+                               max_commands=settings.engine.max_batch,
+                               book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
+    recovered = store.load_latest(registry.pairs, order_capacity=capacity)
+    if recovered is None:
+        engine = MatchingEngine(registry.pairs, order_capacity=capacity)
+    else:
+        engine = recovered.engine
+        positions_from_meta(recovered.meta.get("inputs", {}), positions, control)
+    control[loop.PUBLISH_FROM_SEQ] = _outbound_last_seq(outbound) + 1
+
+    def publish_covered(meta) -> None:
+        inputs = meta["inputs"]
+        write_positions(settings.runtime.var_dir, run=names.inbound,
+                        engine_pid=_pid(), journal=inputs["journal"],
+                        kafka={int(p): o for p, o in inputs["kafka"].items()},
+                        last_seq=meta["last_seq"])
+
+    started = time.perf_counter()
+    replayed = published = 0
+    if names.embedded:
+        from ringex.runtime.journal import journal_base, journal_path, read_range
+
+        end = journal_base(settings.runtime.var_dir, names.inbound) + consumer.sequence + 1
+        path = journal_path(settings)
+        for chunk_start in range(int(positions[0]), end, _REPLAY_CHUNK):
+            commands = read_range(path, chunk_start, min(end, chunk_start + _REPLAY_CHUNK))
+            published += _replay(engine, commands, positions, control, scratch, event_producer)
+            replayed += commands.shape[0]
+        positions[0] = max(int(positions[0]), end)
+    publish_covered({"inputs": positions_meta(positions, control) if recovered is None
+                     else recovered.meta["inputs"],
+                     "last_seq": recovered.meta["last_seq"] if recovered else 0})
+    logger.info("engine recovered: snapshot %s, %d journal records replayed (%d events "
+                "published) in %.3fs; seq %d, %d live orders, state %s; publishing from seq %d",
+                recovered.path.name if recovered else "none", replayed, published,
+                time.perf_counter() - started, engine.next_seq - 1, engine.live_orders,
+                engine.state_hash(), int(control[loop.PUBLISH_FROM_SEQ]))
+
+    snapshotter = _Snapshotter(settings, engine, store, logger, publish_covered)
+    snapshotter.arm(control)
     outbound_words = _words(outbound.arrays.records)
     n_pairs = len(registry)
     dirty = np.zeros(n_pairs, dtype=np.int8)
     dirty_list = np.zeros(n_pairs, dtype=np.int64)
-    control = new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
-                          max_commands=settings.engine.max_batch,
-                          book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
-    counters = np.zeros(len(COUNTER_NAMES), dtype=np.int64)
+    counters = np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64)
     deps = consumer.deps
     row = stats.row("engine")
     logger.info("engine up: %d pairs, order capacity %d, inbound slot %d",
-                n_pairs, settings.engine.order_capacity, slots.engine)
+                n_pairs, capacity, slots.engine)
+    clean = False
     try:
         while True:
-            code = run_batches(engine.book_state, inbound.arrays, slots.engine, deps,
-                               outbound.arrays, outbound_words, books.arrays, scratch,
-                               scratch_words, dirty, dirty_list, control, counters)
+            code = loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps,
+                                    outbound.arrays, outbound_words, books.arrays, scratch,
+                                    scratch_words, dirty, dirty_list, control, counters,
+                                    positions)
             row[: len(counters)] = counters
-            if code == NEED_BUFFER:
-                logger.info("growing the event buffer to %d events", int(control[5]))
-                scratch, scratch_words = _scratch(int(control[5]))
-            elif code == STOPPED:
+            if code == loop.NEED_BUFFER:
+                logger.info("growing the event buffer to %d events", int(control[loop.NEED]))
+                scratch, scratch_words = _scratch(int(control[loop.NEED]))
+            elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
+                snapshotter.take(positions, control)
+            elif code == loop.STOPPED:
+                clean = True
                 break
     finally:
         logger.info("engine stopping after %d commands, %d events, last seq %d",
-                    counters[0], counters[1], counters[5])
+                    counters[0], counters[1], engine.next_seq - 1)
+        if clean and (settings.engine.snapshot_every_events or
+                      settings.engine.snapshot_interval_ms):
+            snapshotter.take(positions, control, wait=True)
+        snapshotter.close()
         outbound.drain()
         books.drain()
         for handle in (consumer, event_producer, book_producer):
@@ -89,3 +282,9 @@ def engine_main(settings: Settings, names: RingNames) -> None:
         for ring in (inbound, outbound, books):
             ring.close()
         stats.close()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -6,15 +6,30 @@ the LMAX input Disruptor: a command reaches the matcher only after the journal h
 durability (gateway, ``ringex submit``) wait until the journal's sequence passes theirs.
 
 File format: a 32-byte header (magic ``b"RGXJRNL1"``, record version, record size, first
-sequence) followed by raw ``COMMAND_DTYPE`` records in ring-sequence order, so record ``i``
-of the file is inbound sequence ``first + i``.
+position, 0 for every file this version creates) followed by raw ``COMMAND_DTYPE`` records;
+record ``i`` of the file is **journal position** ``first + i``. The file spans every run of
+the exchange on this ``var_dir``:
+
+* at start the supervisor calls :func:`prepare_journal`: a partial last record (a kill during
+  a write) is cut off, and the number of whole records becomes the run's **base**, written to
+  ``<var>/run/journal.json`` with the inbound ring's name;
+* inbound sequence ``s`` of the run is journal position ``base + s``; embedded clients stamp
+  it as ``source_offset`` and give a NEW order the id ``base + s + 1``, so order ids never
+  repeat across restarts;
+* a restarted journal process first truncates the file to ``base + its consumer sequence + 1``
+  records: what it wrote but had not released is still in the ring and is written again.
+
+The engine recovers by replaying positions ``[snapshot position, ...)`` (:func:`read_range`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from pathlib import Path
+
+import numpy as np
 
 from ringex.config import Settings
 from ringex.records import COMMAND_DTYPE, RECORD_VERSION
@@ -24,27 +39,88 @@ from ringex.runtime.process_common import child_setup
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
 
-__all__ = ["journal_main", "JOURNAL_MAGIC", "journal_path", "read_journal"]
+__all__ = ["journal_main", "JOURNAL_MAGIC", "journal_path", "read_journal", "prepare_journal",
+           "read_range", "journal_base", "write_journal_base"]
 
 JOURNAL_MAGIC = b"RGXJRNL1"
 _HEADER = struct.Struct("<8sIIq8x")
+_RECORD = COMMAND_DTYPE.itemsize
 
 
 def journal_path(settings: Settings) -> Path:
     return Path(settings.runtime.var_dir) / "journal" / "commands.journal"
 
 
-def read_journal(path: Path):
-    """``(first_sequence, records)`` of a journal file (for tests and replay)."""
-    import numpy as np
+def _base_path(var_dir) -> Path:
+    return Path(var_dir) / "run" / "journal.json"
 
-    data = path.read_bytes()
+
+def _check_header(data: bytes, path: Path) -> int:
     magic, version, size, first = _HEADER.unpack_from(data)
-    if magic != JOURNAL_MAGIC or version != RECORD_VERSION or size != COMMAND_DTYPE.itemsize:
+    if magic != JOURNAL_MAGIC or version != RECORD_VERSION or size != _RECORD:
         raise ValueError(f"{path} is not a journal of this record version")
+    return first
+
+
+def read_journal(path: Path):
+    """``(first_position, records)`` of a journal file (for tests and replay)."""
+    data = path.read_bytes()
+    first = _check_header(data, path)
     body = data[_HEADER.size:]
-    whole = len(body) // COMMAND_DTYPE.itemsize * COMMAND_DTYPE.itemsize
+    whole = len(body) // _RECORD * _RECORD
     return first, np.frombuffer(body[:whole], dtype=COMMAND_DTYPE).copy()
+
+
+def prepare_journal(path: Path) -> int:
+    """Create the file if missing, cut a partial last record; returns the next position."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size < _HEADER.size:
+            os.ftruncate(fd, 0)
+            os.write(fd, _HEADER.pack(JOURNAL_MAGIC, RECORD_VERSION, _RECORD, 0))
+            os.fsync(fd)
+            return 0
+        first = _check_header(os.pread(fd, _HEADER.size, 0), path)
+        records = (size - _HEADER.size) // _RECORD
+        if _HEADER.size + records * _RECORD != size:
+            os.ftruncate(fd, _HEADER.size + records * _RECORD)
+            os.fsync(fd)
+        return first + records
+    finally:
+        os.close(fd)
+
+
+def read_range(path: Path, start: int, stop: int) -> np.ndarray:
+    """Records of journal positions ``[start, stop)`` (clipped to what the file holds)."""
+    with open(path, "rb") as f:
+        first = _check_header(f.read(_HEADER.size), path)
+        start = max(start, first)
+        if stop <= start:
+            return np.zeros(0, dtype=COMMAND_DTYPE)
+        f.seek(_HEADER.size + (start - first) * _RECORD)
+        return np.fromfile(f, dtype=COMMAND_DTYPE, count=stop - start)
+
+
+def write_journal_base(var_dir, inbound: str, base: int) -> None:
+    path = _base_path(var_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"inbound": inbound, "base": int(base)}))
+    os.replace(temporary, path)
+
+
+def journal_base(var_dir, inbound: str) -> int:
+    """The journal position of inbound sequence 0 of the run that owns ring ``inbound``."""
+    path = _base_path(var_dir)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: is `ringex serve` running?") from None
+    if content.get("inbound") != inbound:
+        raise RuntimeError(f"{path} belongs to another run ({content.get('inbound')!r})")
+    return int(content["base"])
 
 
 def journal_main(settings: Settings, names: RingNames) -> None:
@@ -55,12 +131,18 @@ def journal_main(settings: Settings, names: RingNames) -> None:
     stats = StatsTable.attach(names.stats)
     row = stats.row("journal")
     path = journal_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    if os.fstat(fd).st_size == 0:
-        os.write(fd, _HEADER.pack(JOURNAL_MAGIC, RECORD_VERSION, COMMAND_DTYPE.itemsize,
-                                  consumer.sequence + 1))
-    logger.info("journal at %s, fsync=%s", path, settings.runtime.journal_fsync)
+    base = journal_base(settings.runtime.var_dir, names.inbound)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND, 0o600)
+    first = _check_header(os.pread(fd, _HEADER.size, 0), path)
+    expected = _HEADER.size + (base + consumer.sequence + 1 - first) * _RECORD
+    size = os.fstat(fd).st_size
+    if size < expected:
+        raise RuntimeError(f"{path} holds {size} bytes, fewer than the {expected} released")
+    if size > expected:  # written, not released, by a journal process that died
+        logger.warning("journal: cutting %d records written but not released",
+                       (size - expected) // _RECORD)
+        os.ftruncate(fd, expected)
+    logger.info("journal at %s (base %d), fsync=%s", path, base, settings.runtime.journal_fsync)
     try:
         while True:
             batch = consumer.wait(timeout=0.5)

@@ -1,11 +1,11 @@
 """The distributed mode's Kafka children: bridges into the inbound ring, the publisher out of
 the outbound ring. Thin wiring: the logic lives in ``ringex.kafka``.
 
-Offsets: the engine keeps no snapshot yet, so each run of the exchange rebuilds its book by
-replaying ``orders`` from the beginning. Bridges therefore join a consumer group that is new
-for every run (named after the run's inbound ring); inside a run the group commits, so a
-restarted bridge, or a partition moving between bridges, resumes where the last one stopped
-instead of replaying into the live engine.
+Offsets (``docs/recovery.md``): a bridge waits until the running engine has published the
+input positions of the snapshot it recovered from (``<var>/run/input-positions.json``), seeks
+every assigned partition there, and commits to ``kafka.group_id`` only the offsets that the
+engine's newest durable snapshot covers. The engine drops any record it has already applied,
+so a restarted bridge, or a partition moving between bridges, may rewind without harm.
 """
 
 from __future__ import annotations
@@ -32,16 +32,34 @@ def _stop_on_sigterm() -> threading.Event:
     return stop
 
 
+_POSITIONS_TIMEOUT_S = 600.0  # an engine loading a large snapshot may take a while
+
+
 def bridge_main(settings: Settings, names: RingNames) -> None:
-    from ringex.kafka import PER_RUN_GROUP, KafkaMetrics, run_bridge
+    from ringex.kafka import KafkaMetrics, run_bridge
+    from ringex.kafka.offsets import from_snapshot
+    from ringex.recovery.positions import read_positions, wait_positions
 
     logger = child_setup("bridge", settings.runtime.log_level)
     stop = _stop_on_sigterm()
-    group = f"{settings.kafka.group_id}-{names.inbound}"
-    logger.info("bridge consuming %s as group %s", settings.kafka.orders_topic, group)
+    var_dir = settings.runtime.var_dir
+    recovered = wait_positions(var_dir, run=names.inbound, timeout=_POSITIONS_TIMEOUT_S,
+                               should_stop=stop.is_set)
+    if recovered is None:
+        if stop.is_set():
+            return
+        raise SystemExit("bridge: the engine published no input positions in time")
+
+    def covered():
+        content = read_positions(var_dir, run=names.inbound)
+        return None if content is None else content["kafka"]
+
+    group = settings.kafka.group_id
+    logger.info("bridge consuming %s as group %s from %s", settings.kafka.orders_topic, group,
+                recovered["kafka"] or "the beginning")
     stats = run_bridge(settings, names.inbound, settings.registry(), should_stop=stop.is_set,
-                       metrics=KafkaMetrics.create("bridge"), offsets=PER_RUN_GROUP,
-                       group_id=group)
+                       metrics=KafkaMetrics.create("bridge"),
+                       offsets=from_snapshot(recovered["kafka"], covered), group_id=group)
     logger.info("bridge stopped: %s", stats)
 
 

@@ -1,19 +1,23 @@
 """The supervisor: owner of every shared-memory segment and parent of every process.
 
-It creates the rings for the configured mode, writes their names to ``<var>/run/rings.json``,
-starts the children (``spawn``, never ``fork``: librdkafka and numba state must not be
-inherited), restarts a dead journal-less child (publishers, bridges) with backoff, and on
-SIGTERM/SIGINT shuts down in dependency order:
+It creates the rings for the configured mode, writes their names to ``<var>/run/rings.json``
+(and, embedded, prepares the journal and writes the run's journal base), starts the children
+(``spawn``, never ``fork``: librdkafka and numba state must not be inherited), restarts a
+dead child with backoff, and on SIGTERM/SIGINT shuts down in dependency order:
 
 1. stop the producers (bridges, gateway);
 2. drain the inbound ring: the journal and the engine consume what was published and exit;
 3. the engine drains the outbound and book rings: the publishers finish and exit;
 4. unlink every segment.
 
-A dead engine is fatal in this version (its book lives only in its memory): the supervisor
-stops everything and exits non-zero. A dead producer that held a claim on the inbound ring is
-cleared with ``Ring.fill_unpublished``, which publishes its claimed slots as zeroed (invalid)
-commands that the matcher rejects.
+A dead engine is restarted and recovers from its newest snapshot (``docs/recovery.md``).
+Embedded, nothing else moves: the journal holds every command the ring delivered. Distributed,
+the input side restarts with it: the bridges are stopped, the inbound records the dead engine
+had not consumed are discarded (the new engine recovers from a snapshot older than them, and
+the bridges read them again from Kafka in order), then the engine and the bridges start
+again. A dead producer that held a claim on the inbound ring is cleared with
+``Ring.fill_unpublished``, which publishes its claimed slots as zeroed records, which the
+engine skips.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Callable
 
 from ringex.config import Settings
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
+from ringex.recovery.positions import positions_path
+from ringex.ring import layout as ring_layout
 from ringex.ring import wait
 from ringex.ring.ring import Ring
 from ringex.runtime.booksnap import BOOK_DTYPE
@@ -99,8 +105,15 @@ class Supervisor:
             books=self.rings["books"].name, stats=self.stats.name, marketdata=marketdata_name,
             embedded=self.embedded, supervisor_pid=os.getpid())
         write_ring_names(self.settings.runtime.var_dir, self.names)
+        if self.embedded:
+            from ringex.runtime.journal import journal_path, prepare_journal, write_journal_base
+
+            base = prepare_journal(journal_path(self.settings))
+            write_journal_base(self.settings.runtime.var_dir, self.names.inbound, base)
+            log.info("journal base %d: order ids of this run start at %d", base, base + 1)
 
     def start(self) -> None:
+        positions_path(self.settings.runtime.var_dir).unlink(missing_ok=True)
         self.children = self._children_factory(self)
         # consumers first, then the engine, then producers: nothing waits on a missing peer
         for child in sorted(self.children, key=lambda c: (c.producer, c.role != "engine")):
@@ -137,8 +150,9 @@ class Supervisor:
             process = child.process
             if process is None or process.is_alive():
                 continue
-            child.exitcodes.append(process.exitcode)
-            if child.essential:
+            if child.next_start == 0.0:
+                child.exitcodes.append(process.exitcode)
+            if child.essential and child.role != "engine":
                 log.error("%s exited with %s: stopping the exchange", child.role, process.exitcode)
                 self.failed = True
                 self._stopping = True
@@ -152,13 +166,38 @@ class Supervisor:
             if child.next_start == 0.0:
                 child.next_start = now + min(5.0, 0.2 * 2 ** child.restarts)
             if now >= child.next_start:
-                if child.producer and inbound.dead_peers():
-                    inbound.fill_unpublished(grace=0.5)
                 child.restarts += 1
                 child.next_start = 0.0
                 log.warning("restarting %s (exit %s, restart %d)", child.role, process.exitcode,
                             child.restarts)
+                if child.role == "engine":
+                    self._restart_engine(child)
+                    return
+                if child.producer and inbound.dead_peers():
+                    inbound.fill_unpublished(grace=0.5)
                 self._spawn(child)
+
+    def _restart_engine(self, engine: Child) -> None:
+        """Restart the engine; distributed, restart the bridges around it (module docstring)."""
+        inbound = self.rings["inbound"]
+        bridges = [] if self.embedded else [c for c in self.children
+                                            if c.role.startswith("bridge")]
+        deadline = time.monotonic() + 15.0
+        for bridge in bridges:
+            self._terminate(bridge, deadline)
+        if inbound.dead_peers():
+            inbound.fill_unpublished(grace=0.2)
+        if not self.embedded:
+            slot = slots_for(False).engine
+            discarded = inbound.cursor - inbound.consumer_sequence(slot)
+            inbound.arrays.header[ring_layout.consumer_cell(slot)] = inbound.cursor
+            log.warning("engine restart: %d inbound records discarded (the bridges read them "
+                        "again from Kafka)", discarded)
+        positions_path(self.settings.runtime.var_dir).unlink(missing_ok=True)
+        self._spawn(engine)
+        for bridge in bridges:
+            bridge.next_start = 0.0
+            self._spawn(bridge)
 
     def stop(self, timeout: float = 30.0) -> None:
         if not self.rings:
