@@ -74,6 +74,20 @@ def _submit(args) -> int:
     return 0
 
 
+def _rebuild_redis(args) -> int:
+    from ringex.config import load_settings
+    from ringex.recovery.rebuild import rebuild_redis
+
+    flags = {"kafka": {"bootstrap": args.kafka}, "redis": {"url": args.redis}}
+    settings = load_settings(args.config, flags=flags)
+    if settings.embedded:
+        print("ringex: rebuild-redis needs --kafka and --redis (or their settings)",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(rebuild_redis(settings, flush=args.flush)))
+    return 0
+
+
 def _demo(args) -> int:
     from ringex.demo import run_demo
 
@@ -129,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--config")
     submit.add_argument("--var-dir", default="")
     submit.set_defaults(func=_submit)
+
+    rebuild = commands.add_parser("rebuild-redis",
+                                  help="replay `order-events` into Redis (idempotent)")
+    rebuild.add_argument("--config")
+    rebuild.add_argument("--kafka", default="")
+    rebuild.add_argument("--redis", default="")
+    rebuild.add_argument("--flush", action="store_true", help="delete the prefix's keys first")
+    rebuild.set_defaults(func=_rebuild_redis)
 
     demo = commands.add_parser("demo", help="match a small scripted session in-process")
     demo.set_defaults(func=_demo)
