@@ -1,0 +1,29 @@
+"""``ringex loadtest``: the end-to-end load tester, through real Kafka.
+
+::
+
+    flow.py ─► routes.py ─► modes.py ─► Kafka `orders` ─► ringex serve (exchange.py)
+                                                              │
+          verify.py ◄── latency.py ◄── receiver.py ◄── `order-events`, `trades`
+                               │
+             progress.py (stderr), cpu.py, report.py (JSON, PNG), sweep.py (rate table)
+
+One module per idea: :mod:`~perf.loadtest.flow` (seeded order flow),
+:mod:`~perf.loadtest.routes` (JSON / binary frames into `orders`), :mod:`~perf.loadtest.modes`
+(max-throughput, open-loop without coordinated omission), :mod:`~perf.loadtest.receiver` and
+:mod:`~perf.loadtest.latency` (arrival stamps, attribution, HdrHistogram),
+:mod:`~perf.loadtest.verify` (one outcome per command; `trades` equal to a matcher run over
+the `orders` topic), :mod:`~perf.loadtest.run` (one run), :mod:`~perf.loadtest.cli`.
+
+REST: the gateway (``POST /orders/batch``) is not driven yet: its 202 answers come one HTTP
+request per batch of at most ``gateway.max_batch_orders`` orders from gunicorn workers that
+share this machine's two cores, and this package does not have that route's sender; the
+Kafka routes are what the end-to-end targets name. ``--route rest`` says so and exits 2.
+
+Run from a source checkout: ``ringex loadtest ...`` or ``python -m perf.loadtest ...``.
+"""
+
+from perf.loadtest.flow import Flow, Mix, generate_flow
+from perf.loadtest.run import RunConfig, run_load
+
+__all__ = ["Flow", "Mix", "generate_flow", "RunConfig", "run_load"]

@@ -1,0 +1,3 @@
+from perf.loadtest.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""``ringex loadtest`` (``python -m perf.loadtest``): options, and the run or sweep they ask for.
+
+    ringex loadtest --start-exchange                     # 1M orders, JSON, max-throughput
+    ringex loadtest --start-exchange --route frame
+    ringex loadtest --start-exchange --mode open --rate 50000 --duration 20
+    ringex loadtest --start-exchange --sweep --rates 10000,20000,50000 --duration 10
+    ringex loadtest --bootstrap 127.0.0.1:9092 --redis redis://127.0.0.1:6379/0 \\
+        --orders-topic orders --trades-topic trades --events-topic order-events
+
+Exit status: 0 when every run verified, 1 when any check failed (a fast wrong run is a
+failure), 2 for a usage or start-up error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from perf.loadtest.flow import Mix
+from perf.loadtest.run import RunConfig, run_load
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ringex loadtest",
+                                     description="end-to-end load test through Kafka")
+    target = parser.add_argument_group("exchange")
+    target.add_argument("--start-exchange", action="store_true",
+                        help="start a ringex serve of our own (unique topics, temp var dir)")
+    target.add_argument("--bootstrap", default="127.0.0.1:9092")
+    target.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    target.add_argument("--partitions", type=int, default=1,
+                        help="orders partitions of a started exchange (1: byte-exact check)")
+    target.add_argument("--bridges", type=int, default=1, help="bridge processes (started)")
+    target.add_argument("--orders-topic", default="orders")
+    target.add_argument("--trades-topic", default="trades")
+    target.add_argument("--events-topic", default="order-events")
+    target.add_argument("--order-capacity", type=int, default=1 << 20,
+                        help="engine.order_capacity of a running exchange (for the check)")
+    target.add_argument("--keep", action="store_true", help="keep a started exchange's topics")
+
+    load = parser.add_argument_group("load")
+    load.add_argument("--route", choices=["json", "frame", "rest"], default="json")
+    load.add_argument("--mode", choices=["max", "open"], default="max")
+    load.add_argument("-n", "--orders", type=int, default=1_000_000,
+                      help="commands to send in max-throughput mode")
+    load.add_argument("--rate", type=float, default=50_000, help="open-loop commands/s")
+    load.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
+    load.add_argument("--frame-records", type=int, default=1000)
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--run-tag", type=int, default=0, help="client-id namespace (default: time)")
+    load.add_argument("--pairs", default="", help="comma-separated pair names (default: all)")
+    load.add_argument("--accounts", type=int, default=100)
+    for name, default in (("limit", 0.50), ("marketable", 0.15), ("cancel", 0.25),
+                          ("amend", 0.10)):
+        load.add_argument(f"--{name}", type=float, default=default, help=f"share of {name}")
+    load.add_argument("--market-share", type=float, default=0.2,
+                      help="share of MARKET orders among marketable ones")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--verify", choices=["reference", "engine", "none"], default="reference")
+    out.add_argument("--report", default="loadtest-report.json")
+    out.add_argument("--png", default="")
+    out.add_argument("--no-progress", action="store_true")
+    out.add_argument("--sweep", action="store_true", help="open-loop rate sweep table")
+    out.add_argument("--rates", default="", help="sweep rates, comma-separated")
+    out.add_argument("--sweep-metric", choices=["order_to_trade", "order_to_outcome"],
+                     default="order_to_trade")
+    return parser
+
+
+def _config(args) -> RunConfig:
+    mix = Mix(limit=args.limit, marketable=args.marketable, cancel=args.cancel,
+              amend=args.amend, market_share=args.market_share)
+    return RunConfig(route=args.route, mode=args.mode, orders=args.orders, rate=args.rate,
+                     duration=args.duration, seed=args.seed, mix=mix,
+                     pairs=tuple(p for p in args.pairs.split(",") if p),
+                     accounts=args.accounts, frame_records=args.frame_records,
+                     run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.route == "rest":
+        print("ringex loadtest: the REST route is not available in this build: see "
+              "perf/loadtest/__init__.py ('REST')", file=sys.stderr)
+        return 2
+    from perf.loadtest.exchange import attach_exchange, start_exchange
+    from perf.loadtest.report import machine, write_png, write_report
+    from perf.loadtest.sweep import DEFAULT_RATES, format_table, sweep_rates
+
+    config = _config(args)
+    if args.start_exchange:
+        exchange = start_exchange(args.bootstrap, args.redis, partitions=args.partitions,
+                                  bridges=args.bridges)
+    else:
+        exchange = attach_exchange(args.bootstrap, args.redis, orders=args.orders_topic,
+                                   trades=args.trades_topic, events=args.events_topic)
+    runs = []
+    try:
+        settings = exchange.settings() if exchange.owned else None
+        registry = settings.registry() if settings else _registry()
+        capacity = settings.engine.order_capacity if settings else args.order_capacity
+        account = settings.runtime.default_account if settings else 1
+        if args.sweep:
+            rates = [float(r) for r in args.rates.split(",") if r] or list(DEFAULT_RATES)
+            runs = sweep_rates(config, exchange, registry, rates, run=run_load,
+                               order_capacity=capacity, default_account=account)
+        else:
+            result = run_load(config, exchange, registry, order_capacity=capacity,
+                              default_account=account)
+            result["label"] = f"{config.route} {config.mode}"
+            runs = [result]
+    finally:
+        if exchange.owned:
+            code = exchange.stop(keep=args.keep)
+            if code not in (0, None):
+                print(f"ringex serve exited with {code}:\n{exchange.log_tail()}",
+                      file=sys.stderr)
+    report = {"machine": machine(exchange.bootstrap, exchange.redis_url),
+              "config": {**vars(args), "exchange": {
+                  "started": exchange.owned, "topics": exchange.topics,
+                  "partitions": exchange.partitions, "bridges": args.bridges}},
+              "runs": runs}
+    if args.png:
+        problem = write_png(runs, args.png)
+        report["png"] = problem or args.png
+    print(write_report(report, args.report))
+    if args.sweep:
+        print(format_table(runs, args.sweep_metric), file=sys.stderr)
+    failed = [run.get("label") for run in runs if not run["verification"]["ok"]]
+    if failed:
+        print(f"ringex loadtest: FAILED verification: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _registry():
+    from ringex.pairs import default_pairs
+
+    return default_pairs()

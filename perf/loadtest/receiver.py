@@ -1,0 +1,155 @@
+"""The receiver: a process that reads ``order-events`` and ``trades`` and stamps each message's
+arrival time (``time.monotonic_ns``, one clock for every process of the box).
+
+It runs in a process of its own (spawned, never forked: librdkafka is not fork-safe) so
+parsing does not steal the sender's interpreter. It starts at the end offsets that the
+parent measured before sending anything, reads with ``isolation.level=read_committed``, and
+keeps only what attribution needs, as flat columns (:data:`EVENT_COLUMNS`,
+:data:`TRADE_COLUMNS`). A batch from ``consume`` shares one arrival stamp, taken when the
+batch is returned: a message is never stamped earlier than it arrived.
+
+Protocol with the parent, over a shared ``int64`` array (:class:`Shared` indices): the
+receiver counts events, outcomes of this run's commands, trades and foreign events as it
+goes; the parent sets ``STOP``; the receiver then reads up to the end offsets current at
+that moment (bounded by ``drain_s``), writes its columns to ``out_path`` (``.npz``) and sets
+``DONE``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import numpy as np
+
+__all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "end_offsets"]
+
+EVENT_COLUMNS = ("arrival_ns", "kind", "flags", "order_id", "client_order_id",
+                 "maker_order_id")
+TRADE_COLUMNS = ("arrival_ns", "taker_order_id", "maker_order_id")
+
+# event flags
+SIDE_NULL, PRICE_ZERO, LEAVES_ZERO, MAKER_LEAVES_ZERO, USER_CANCELED = 1, 2, 4, 8, 16
+KINDS = {"ACCEPTED": 1, "REJECTED": 2, "TRADE": 3, "CANCELED": 4, "AMENDED": 5,
+         "PAIR_STATUS": 6, "MASS_CANCELED": 7}
+
+
+class Shared:
+    """Indices into the shared counter array."""
+
+    EVENTS, OUTCOMES, TRADES, FOREIGN, STOP, DONE, READY, SIZE = range(8)
+
+
+class _Event(msgspec.Struct):
+    kind: str
+    reason: str | None = None
+    order_id: int = 0
+    client_order_id: int = 0
+    side: str | None = None
+    price: str | None = None
+    leaves_qty: str | None = None
+    maker_order_id: int = 0
+    maker_leaves_qty: str | None = None
+
+
+class _Trade(msgspec.Struct):
+    taker_order_id: int
+    maker_order_id: int
+
+
+def _zero(text: str | None) -> bool:
+    return text is None or not text.strip("0.")
+
+
+def end_offsets(consumer, topics: list[str], timeout: float = 10.0) -> dict:
+    """``{(topic, partition): high watermark}`` of every partition of ``topics``."""
+    from confluent_kafka import TopicPartition
+
+    metadata = consumer.list_topics(timeout=timeout)
+    ends = {}
+    for topic in topics:
+        for partition in metadata.topics[topic].partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                        timeout=timeout)
+            ends[(topic, partition)] = high
+    return ends
+
+
+def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: dict,
+                 shared, out_path: str, ours: tuple, drain_s: float = 60.0) -> None:
+    """``ours = (coid_lo, coid_hi, id_lo, id_hi)``: half-open ranges of this run's client
+    order ids and frame order ids, to tell this run's outcomes from anyone else's."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"loadtest-receiver-{time.time_ns()}",
+        "enable.auto.commit": False, "isolation.level": "read_committed",
+        "fetch.wait.max.ms": 5, "fetch.min.bytes": 1, "log_level": 3,
+        "queued.max.messages.kbytes": 256 * 1024,
+    })
+    consumer.assign([TopicPartition(topic, partition, offset)
+                     for (topic, partition), offset in starts.items()])
+    events = {name: [] for name in EVENT_COLUMNS}
+    trades = {name: [] for name in TRADE_COLUMNS}
+    decode_event = msgspec.json.Decoder(_Event).decode
+    decode_trade = msgspec.json.Decoder(_Trade).decode
+    coid_lo, coid_hi, id_lo, id_hi = ours
+    positions = dict(starts)
+    shared[Shared.READY] = 1
+    ends = None
+    deadline = None
+    try:
+        while True:
+            messages = consumer.consume(num_messages=10_000, timeout=0.05)
+            now = time.monotonic_ns()
+            n_events = n_outcomes = n_trades = n_foreign = 0
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                topic = message.topic()
+                positions[(topic, message.partition())] = message.offset() + 1
+                if topic == trades_topic:
+                    trade = decode_trade(message.value())
+                    trades["arrival_ns"].append(now)
+                    trades["taker_order_id"].append(trade.taker_order_id)
+                    trades["maker_order_id"].append(trade.maker_order_id)
+                    n_trades += 1
+                    continue
+                event = decode_event(message.value())
+                kind = KINDS.get(event.kind, 0)
+                flags = ((SIDE_NULL if event.side is None else 0)
+                         | (PRICE_ZERO if _zero(event.price) else 0)
+                         | (LEAVES_ZERO if _zero(event.leaves_qty) else 0)
+                         | (MAKER_LEAVES_ZERO if kind == 3 and _zero(event.maker_leaves_qty)
+                            else 0)
+                         | (USER_CANCELED if event.reason == "USER_CANCELED" else 0))
+                events["arrival_ns"].append(now)
+                events["kind"].append(kind)
+                events["flags"].append(flags)
+                events["order_id"].append(event.order_id)
+                events["client_order_id"].append(event.client_order_id)
+                events["maker_order_id"].append(event.maker_order_id)
+                n_events += 1
+                mine = (coid_lo <= event.client_order_id < coid_hi
+                        or id_lo <= event.order_id < id_hi)
+                if not mine:
+                    n_foreign += 1
+                elif kind in (1, 2, 5) or (kind == 4 and flags & USER_CANCELED):
+                    n_outcomes += 1
+            shared[Shared.EVENTS] += n_events
+            shared[Shared.OUTCOMES] += n_outcomes
+            shared[Shared.TRADES] += n_trades
+            shared[Shared.FOREIGN] += n_foreign
+            if shared[Shared.STOP]:
+                if ends is None:
+                    ends = end_offsets(consumer, [events_topic, trades_topic])
+                    deadline = time.monotonic() + drain_s
+                caught_up = all(positions.get(key, 0) >= end for key, end in ends.items())
+                if caught_up or time.monotonic() > deadline:
+                    break
+    finally:
+        consumer.close()
+        np.savez(out_path,
+                 **{f"event_{k}": np.array(v, dtype=np.int64) for k, v in events.items()},
+                 **{f"trade_{k}": np.array(v, dtype=np.int64) for k, v in trades.items()})
+        shared[Shared.DONE] = 1

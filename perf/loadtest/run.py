@@ -1,0 +1,246 @@
+"""One load-test run against one exchange: generate, send, receive, attribute, verify.
+
+::
+
+    flow ─► route (json | frame) ─► Kafka `orders` ─► ringex serve ─► `order-events`, `trades`
+      │        ▲ mode decides when                                        │
+      │        └ send_ns[i]                                  receiver process (arrival_ns)
+      └──────────────────────── attribution, latency, verification ◄──────┘
+
+The exchange is started (or named) by the caller; this module never stops it. Every wait
+is bounded: the probe (``ready_timeout``), the drain after sending (``drain_timeout``, and
+``stall_timeout`` without any new outcome), and the receiver's own drain.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perf.loadtest.cpu import CpuSampler
+from perf.loadtest.flow import Mix, generate_flow
+from perf.loadtest.latency import attribute, percentiles
+from perf.loadtest.modes import max_throughput, open_loop
+from perf.loadtest.progress import Progress, SenderCounters
+from perf.loadtest.receiver import Shared, end_offsets, run_receiver
+from perf.loadtest.routes import ROUTES, producer_config
+
+__all__ = ["RunConfig", "run_load"]
+
+
+@dataclass
+class RunConfig:
+    route: str = "json"
+    mode: str = "max"  # "max" | "open"
+    orders: int = 1_000_000
+    rate: float = 50_000.0
+    duration: float = 10.0
+    seed: int = 1
+    mix: Mix = field(default_factory=Mix)
+    pairs: tuple = ()
+    accounts: int = 100
+    frame_records: int = 1000
+    run_tag: int = 0
+    verify: str = "reference"  # "reference" | "engine" | "none"
+    progress: bool = True
+    ready_timeout: float = 120.0
+    drain_timeout: float = 900.0
+    stall_timeout: float = 60.0
+    corrupt_expected: object = None  # tests: damage the expected trades
+
+    @property
+    def commands(self) -> int:
+        return self.orders if self.mode == "max" else max(1, int(self.rate * self.duration))
+
+
+def _probe(producer, exchange, registry, shared, coid: int, timeout: float) -> float:
+    """Send one harmless command (a cancel of an order that does not exist) and wait for its
+    REJECTED event: the bridge, engine and publisher are all up. Returns the seconds taken."""
+    pair = registry.pairs[0]
+    body = (f'{{"type":"cancel","pair":"{pair.name}","client_order_id":{coid},'
+            f'"account":1}}').encode()
+    from ringex.kafka.partitioning import partition_for
+
+    key = pair.name.encode()
+    started = time.monotonic()
+    producer.produce(exchange.topics["orders"], body, key,
+                     partition=partition_for(key, exchange.partitions))
+    producer.flush(30)
+    while shared[Shared.FOREIGN] < 1:
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"no event for the probe order after {timeout}s: is the "
+                               f"exchange consuming {exchange.topics['orders']}?")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _throughput(times_ns: np.ndarray, start_ns: int, bin_s: float) -> list[int]:
+    if times_ns.size == 0:
+        return []
+    offsets = (times_ns - start_ns) / 1e9
+    bins = int(np.ceil(max(offsets.max(), bin_s) / bin_s))
+    counts, _ = np.histogram(offsets, bins=bins, range=(0, bins * bin_s))
+    return counts.tolist()
+
+
+def _sustained(times_ns: np.ndarray, start_ns: int) -> dict:
+    """Completion rate between 10% and 90% of completions (the steady part of the run)."""
+    if times_ns.size < 10:
+        return {}
+    ordered = np.sort(times_ns)
+    lo, hi = ordered[int(0.1 * ordered.size)], ordered[int(0.9 * ordered.size) - 1]
+    middle = max(1, int(0.9 * ordered.size) - int(0.1 * ordered.size))
+    return {"completed_per_s_10_to_90pct": round(middle / max(1e-9, (hi - lo) / 1e9)),
+            "all_completed_s": round((ordered[-1] - start_ns) / 1e9, 3)}
+
+
+def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 << 20,
+             default_account: int = 1) -> dict:
+    from confluent_kafka import Consumer, Producer
+
+    from perf.loadtest.verify import check_outcomes, check_trades, expected_trades, read_topic
+
+    n = config.commands
+    run_tag = config.run_tag or (time.time_ns() // 1000) % ((1 << 20) - 1) + 1
+    generated = time.perf_counter()
+    flow = generate_flow(n, registry, seed=config.seed, mix=config.mix,
+                         pairs=list(config.pairs) or None, accounts=config.accounts,
+                         run_tag=run_tag)
+    route_class = ROUTES[config.route]
+    kwargs = {"frame_records": config.frame_records} if config.route == "frame" else {}
+    route = route_class(exchange.topics["orders"], exchange.partitions, registry, **kwargs)
+    route.prepare(flow)
+    prepare_s = time.perf_counter() - generated
+
+    probe_consumer = Consumer({"bootstrap.servers": exchange.bootstrap,
+                               "group.id": f"loadtest-offsets-{time.time_ns()}", "log_level": 3})
+    starts = end_offsets(probe_consumer, [exchange.topics["events"], exchange.topics["trades"]])
+    probe_consumer.close()
+
+    context = multiprocessing.get_context("spawn")
+    shared = context.RawArray("q", Shared.SIZE)
+    workdir = tempfile.mkdtemp(prefix="ringex-loadtest-receiver-")
+    out_path = os.path.join(workdir, "received.npz")
+    ours = (flow.coid_base + 1, flow.coid_base + n + 1, flow.id_base + 1, flow.id_base + n + 1)
+    receiver = context.Process(target=run_receiver, name="loadtest-receiver", args=(
+        exchange.bootstrap, exchange.topics["events"], exchange.topics["trades"], starts,
+        shared, out_path, ours))
+    receiver.start()
+    counters = SenderCounters()
+    producer = Producer(producer_config(exchange.bootstrap))
+    route.open(producer, counters)
+    try:
+        deadline = time.monotonic() + 60
+        while not shared[Shared.READY]:
+            if not receiver.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the receiver process did not start")
+            time.sleep(0.05)
+        probe_s = _probe(producer, exchange, registry, shared, flow.coid_base,
+                         config.ready_timeout)
+
+        roles = exchange.roles()
+        roles["loadtest-receiver"] = receiver.pid
+        cpu = CpuSampler(roles)
+        send_ns = np.zeros(n, dtype=np.int64)
+        progress = Progress(n, counters, shared, enabled=config.progress).start()
+        cpu.start()
+        if config.mode == "max":
+            chunk = config.frame_records * max(1, len(flow.info["pairs"])) \
+                if config.route == "frame" else 1000
+            sending = max_throughput(route, n, send_ns, chunk=chunk)
+        else:
+            sending = open_loop(route, n, send_ns, config.rate)
+        sent = int(sending.get("sent", n))
+
+        drain_deadline = time.monotonic() + config.drain_timeout
+        while len(producer) > 0 and time.monotonic() < drain_deadline:
+            producer.flush(1.0)
+        acked_ns = time.monotonic_ns()
+        last_outcomes, last_change = -1, time.monotonic()
+        stalled = False
+        while shared[Shared.OUTCOMES] < sent:
+            now = time.monotonic()
+            if shared[Shared.OUTCOMES] != last_outcomes:
+                last_outcomes, last_change = shared[Shared.OUTCOMES], now
+            if now > drain_deadline or now - last_change > config.stall_timeout:
+                stalled = True
+                break
+            time.sleep(0.05)
+        completed_ns = time.monotonic_ns()
+        cpu_share = cpu.stop()
+        shared[Shared.STOP] = 1
+        receiver.join(timeout=config.drain_timeout)
+        progress.stop()
+    finally:
+        producer.flush(10)
+        if receiver.is_alive():
+            receiver.terminate()
+            receiver.join(10)
+    if not shared[Shared.DONE]:
+        raise RuntimeError("the receiver did not finish")
+    with np.load(out_path) as npz:
+        received = {name: npz[name] for name in npz.files}
+    os.remove(out_path)
+    os.rmdir(workdir)
+
+    attribution = attribute(flow, received)
+    start_ns = int(sending["start_ns"])
+    has_outcome = attribution.outcome_count > 0
+    outcome_latency = (attribution.outcome_ns - send_ns)[has_outcome[:n]]
+    took = (attribution.taker_trades > 0) & flow.is_new
+    trade_latency = (attribution.last_trade_ns - send_ns)[took]
+    outcome_times = attribution.outcome_ns[has_outcome]
+    bin_s = 1.0 if (completed_ns - start_ns) > 5e9 else 0.1
+    results = {
+        "commands": n, "sent": sent, "acked": counters.acked, "producer_errors": counters.errors,
+        "prepare_s": round(prepare_s, 2), "probe_s": round(probe_s, 3),
+        "sending": {k: (round(v, 3) if isinstance(v, float) else v)
+                    for k, v in sending.items() if k != "start_ns"},
+        "acked_s": round((acked_ns - start_ns) / 1e9, 3),
+        "completed_s": round((completed_ns - start_ns) / 1e9, 3),
+        "stalled": stalled,
+        "end_to_end_per_s": round(int(has_outcome.sum()) / max(1e-9, (
+            (outcome_times.max() if outcome_times.size else completed_ns) - start_ns) / 1e9)),
+        **_sustained(outcome_times, start_ns),
+        "events_received": int(received["event_kind"].size),
+        "trades_received": int(received["trade_arrival_ns"].size),
+        "orders_that_took": int(took.sum()),
+        "latency_ms": {"order_to_outcome": percentiles(outcome_latency),
+                       "order_to_trade": percentiles(trade_latency)},
+        "throughput_over_time": {
+            "bin_s": bin_s,
+            "sent": _throughput(send_ns[:sent], start_ns, bin_s),
+            "completed": _throughput(outcome_times, start_ns, bin_s),
+            "trades": _throughput(received["trade_arrival_ns"], start_ns, bin_s)},
+        "cpu": cpu_share,
+        "flow": flow.info,
+    }
+    if config.mode == "open":
+        results["latency_samples_for_plot_ms"] = None  # filled by the report when plotting
+    results["_latencies_ns"] = {"order_to_outcome": outcome_latency,
+                                "order_to_trade": trade_latency}
+
+    outcome_check = check_outcomes(flow, attribution)
+    if sent < n:
+        outcome_check["note"] = f"only {sent} of {n} commands were sent"
+    verification = {"outcomes": outcome_check}
+    if config.verify != "none":
+        order_partitions = read_topic(exchange.bootstrap, exchange.topics["orders"])
+        expected, info = expected_trades(order_partitions, registry,
+                                         default_account=default_account,
+                                         order_capacity=order_capacity, matcher=config.verify)
+        actual = [m.value() for part in read_topic(exchange.bootstrap, exchange.topics["trades"])
+                  for m in part]
+        trade_check = check_trades(actual, expected, exact=len(order_partitions) == 1,
+                                   corrupt=config.corrupt_expected)
+        verification["trades"] = {**trade_check, **info}
+    verification["ok"] = bool(outcome_check["ok"] and not stalled and sent == n
+                              and counters.errors == 0
+                              and verification.get("trades", {"ok": True})["ok"])
+    results["verification"] = verification
+    return results
