@@ -9,7 +9,7 @@ import pytest
 from ringex.runtime.journal import journal_path, read_journal
 from tests.gateway.exchange import wait_for
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(400)
 
 
 def _auth(exchange):
@@ -45,7 +45,7 @@ def test_demo_key_orders_trades_book_and_owner(embedded_exchange):
         code, _, order = exchange.request("GET", f"/orders/{buy['order_id']}", headers=headers)
         return order if code == 200 and order["status"] == "FILLED" else None
 
-    order = wait_for(filled, timeout=15)
+    order = wait_for(filled, timeout=90)
     assert order["filled_quantity"] == "0.50" and order["price"] == "150.000"
     code, _, trades = exchange.request("GET", "/trades/SOL-USDT?limit=5")
     assert code == 200 and trades["trades"][0]["quantity"] == "0.50"
@@ -54,7 +54,7 @@ def test_demo_key_orders_trades_book_and_owner(embedded_exchange):
         code, _, book = exchange.request("GET", "/book/SOL%2FUSDT?depth=5")
         return book if code == 200 and book["asks"] == [["150.000", "1.50", 1]] else None
 
-    wait_for(book_shows_rest, timeout=15)
+    wait_for(book_shows_rest, timeout=90)
 
     # a key that is not the demo key is refused; reads of market data are public
     status, _, problem = exchange.request("POST", "/orders", {"pair": "SOL-USDT"},
@@ -69,7 +69,7 @@ def test_demo_key_orders_trades_book_and_owner(embedded_exchange):
         code, _, state = exchange.request("GET", f"/orders/{sell['order_id']}", headers=headers)
         return code == 200 and state["status"] == "CANCELED"
 
-    wait_for(canceled, timeout=15)
+    wait_for(canceled, timeout=90)
     status, _, listing = exchange.request("GET", "/orders?pair=SOL-USDT", headers=headers)
     assert status == 200
     assert [o["order_id"] for o in listing["orders"]][:2] == [buy["order_id"], sell["order_id"]]
