@@ -1,9 +1,17 @@
 """The Lua scripts of the Redis store. Key names and fields are in ``docs/redis-keys.md``.
 
+The apply script receives a batch already folded (``redis_fold``): one row per candle the
+batch touches, per ring (pair x interval), per trade and per order, as a few strings of
+newline-terminated records with tab-separated fields (``redis_encode``). It **checks before it
+writes**: if ``last_seq`` is not the seq the client expects, or a ring already holds a trade
+seq at or above the batch's first trade for it, the script writes nothing and answers
+``stale`` with what it found, so that the client can re-read and re-fold. Everything else in
+the batch is then applied in one atomic step.
+
 Lua numbers are doubles, so every seq, id, tick and lot is handled as a decimal string and
-compared with :func:`gt` (length, then bytes: exact for non-negative integers without leading
-zeros). Sums go through ``HINCRBY``, which is exact int64 arithmetic in Redis; only a batch's
-own increment is summed in Lua (exact while it stays under 2**53).
+compared with ``gt`` (length, then bytes: exact for non-negative integers without leading
+zeros). Sums go through ``HINCRBY``, which is exact int64 arithmetic in Redis. Only bucket
+starts (milliseconds, < 2**53) are Lua numbers.
 
 The scripts build key names from the prefix they are given, so they need a single Redis
 instance (not Redis Cluster).
@@ -11,17 +19,10 @@ instance (not Redis Cluster).
 
 from __future__ import annotations
 
-__all__ = ["APPLY_SCRIPT", "PUT_BOOK_SCRIPT", "ORDER_FIELDS", "ORDER_FILL_FIELDS"]
+__all__ = ["APPLY_SCRIPT", "PUT_BOOK_SCRIPT", "SEQ_MARK"]
 
-#: Order hash fields, in the order the apply script receives their values. The first
-#: ``ORDER_FILL_FIELDS`` are the ones a fill changes.
-ORDER_FIELDS = (
-    "seq", "ts", "status", "reason", "quantity", "filled", "leaves",
-    "quantity_lots", "filled_lots", "leaves_lots",
-    "order_id", "pair", "pair_id", "account", "client_order_id", "side", "type", "tif",
-    "price", "price_ticks",
-)
-ORDER_FILL_FIELDS = 10
+#: In an order's JSON, the fields from here to the end are the ones a fill changes.
+SEQ_MARK = ',"seq":'
 
 _COMMON = r"""
 local function gt(a, b)
@@ -30,200 +31,232 @@ local function gt(a, b)
 end
 """
 
-# ARGV: prefix, candles_kept, trades_kept, order_ttl_s, batch_last_seq,
-#       n_intervals, (name, ms) * n_intervals,
-#       trades: one string, tab-separated, 9 fields a trade:
-#           pair, seq, ts_ms, price_ticks, qty_lots, price_dec, qty_units, scale, json
-#       orders: one string, tab-separated, 5 + #ORDER_FIELDS fields an update:
-#           mode, order_id, account, closed, message, <ORDER_FIELDS values>
-# (Two big strings, not thousands of arguments: packing each argument costs the client ~1 us.)
-# Returns the store's last_seq after the batch.
+# ARGV: prefix, candles_kept, trades_kept, order_ttl_s, expected_last_seq, batch_last_seq,
+#       rings, candles, trades, trade_json, orders, order_json (records end with \n, fields
+#       split by \t; a JSON text is cut from its *_json blob by its length, so that Lua never
+#       pattern-matches it character by character):
+#   rings:   name (pair:interval), pair, interval, ms, first_seq, last_seq, newest ('' = none),
+#            lot_scale
+#   candles: ring (1-based row of rings), start, o, h, l, c, open, high, low, close,
+#            v, n, fs, ls, vu, volume
+#   trades:  pair, length of its JSON                                       (seq order)
+#   orders:  mode, bucket, order_id, account, closed, seq, length of its JSON (by order id)
+# Returns last_seq after the batch, or {'stale', last_seq, ring, ring_seq, ...} having
+# written nothing.
 APPLY_SCRIPT = _COMMON + r"""
 local P = ARGV[1]
 local kept = tonumber(ARGV[2])
 local trades_kept = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
-local batch_last = ARGV[5]
-local FIELDS = {%(fields)s}
-local NFILL = %(nfill)d
+local expected, batch_last = ARGV[5], ARGV[6]
+local SEQ_MARK = '%(seq_mark)s'
 
 local function fmt(units, scale)
   if scale == 0 then return units end
+  local sign = ''
+  if string.sub(units, 1, 1) == '-' then sign = '-'; units = string.sub(units, 2) end
   if #units <= scale then units = string.rep('0', scale - #units + 1) .. units end
-  return string.sub(units, 1, #units - scale) .. '.' .. string.sub(units, #units - scale + 1)
+  return sign .. string.sub(units, 1, #units - scale) .. '.' .. string.sub(units, #units - scale + 1)
 end
 
-local function split(text)
-  local out = {}
-  if text == '' then return out end
-  local start = 1
-  while true do
-    local tab = string.find(text, '\t', start, true)
-    if not tab then
-      out[#out + 1] = string.sub(text, start)
-      return out
-    end
-    out[#out + 1] = string.sub(text, start, tab - 1)
-    start = tab + 1
-  end
-end
-
-local function push_all(cmd, key, list)
-  for s = 1, #list, 1000 do
-    redis.call(cmd, key, unpack(list, s, math.min(s + 999, #list)))
-  end
-end
-
+-- 1. check: nothing is written unless the batch follows what is stored
 local applied = redis.call('GET', P .. 'last_seq') or '0'
-local i = 6
-local n_iv = tonumber(ARGV[i]); i = i + 1
-local ivs = {}
-for j = 1, n_iv do ivs[j] = {ARGV[i], tonumber(ARGV[i + 1])}; i = i + 2 end
-
--- candles: per pair+interval ring state, candles cached for the batch, written once
-local rings, ring_order = {}, {}
-local feed, feed_order = {}, {}
-local T = split(ARGV[i])
-local ORDERS = ARGV[i + 1]
-i = 1
-for t = 1, #T / 9 do
-  local pair, seq, ts = T[i], T[i + 1], tonumber(T[i + 2])
-  local price, qty, pdec = T[i + 3], tonumber(T[i + 4]), T[i + 5]
-  local units, scale, json = tonumber(T[i + 6]), tonumber(T[i + 7]), T[i + 8]
-  i = i + 9
-  for j = 1, n_iv do
-    local name, ms = ivs[j][1], ivs[j][2]
-    local key = P .. 'candles:' .. pair .. ':' .. name
-    local ring = rings[key]
-    if not ring then
-      local meta = redis.call('HMGET', key, 'seq', 'newest')
-      ring = {key = key, pair = pair, name = name, ms = ms, scale = scale,
-              seq = meta[1] or '0', newest = tonumber(meta[2]), candles = {}, order = {},
-              dirty = false}
-      rings[key] = ring
-      ring_order[#ring_order + 1] = ring
-    end
-    if gt(seq, ring.seq) then
-      ring.seq = seq
-      ring.dirty = true
-      local start = ts - ts %% ms
-      if ring.newest == nil or start > ring.newest - kept * ms then
-        if ring.newest == nil or start > ring.newest then ring.newest = start end
-        local c = ring.candles[start]
-        if not c then
-          local t_text = string.format('%%d', start)
-          local ck = P .. 'candle:' .. pair .. ':' .. name .. ':' .. t_text
-          local old = redis.call('HMGET', ck, 'o', 'h', 'l')
-          c = {key = ck, start = start, t = t_text, dn = 0, dv = 0, du = 0, set = {}}
-          if old[1] then c.o, c.h, c.l = old[1], old[2], old[3] end
-          ring.candles[start] = c
-          ring.order[#ring.order + 1] = c
-        end
-        local set = c.set
-        if not c.o then
-          c.o, c.h, c.l = price, price, price
-          set.t, set.o, set.open, set.fs = c.t, price, pdec, seq
-          set.h, set.high, set.l, set.low = price, pdec, price, pdec
-        else
-          if gt(price, c.h) then c.h = price; set.h = price; set.high = pdec end
-          if gt(c.l, price) then c.l = price; set.l = price; set.low = pdec end
-        end
-        set.c, set.close, set.ls = price, pdec, seq
-        c.dn = c.dn + 1
-        c.dv = c.dv + qty
-        c.du = c.du + units
-      end
-    end
+local stale = {}
+if applied ~= expected then stale[1] = 'stale'; stale[2] = applied end
+local rings = {}
+for name, pair, iv, ms, fs, ls, newest, scale in
+    string.gmatch(ARGV[7], '([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\n]*)\n') do
+  local key = P .. 'candles:' .. name
+  local meta = redis.call('HMGET', key, 'seq', 'newest')
+  if meta[1] and not gt(fs, meta[1]) then
+    stale[1] = 'stale'; stale[2] = applied
+    stale[#stale + 1] = #rings + 1
+    stale[#stale + 1] = meta[1]
   end
-  if gt(seq, applied) then
-    local list = feed[pair]
-    if not list then
-      list = {}
-      feed[pair] = list
-      feed_order[#feed_order + 1] = pair
+  rings[#rings + 1] = {key = key, name = name, pair = pair, ms = tonumber(ms), seq = ls,
+                       stored = tonumber(meta[2]), newest = tonumber(newest),
+                       scale = tonumber(scale)}
+end
+if #stale > 0 then return stale end
+
+-- 2. candles: merge each folded candle into the stored one (a ring's trades are all newer)
+for r, start, o, h, l, c, open, high, low, close, v, n, fs, ls, vu, volume in
+    string.gmatch(ARGV[8], '(%%d+)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\n]*)\n') do
+  local ring = rings[tonumber(r)]
+  local t = tonumber(start)
+  if ring.stored == nil or t > ring.stored - kept * ring.ms then
+    local ck = P .. 'candle:' .. ring.name .. ':' .. start
+    local old = redis.call('HMGET', ck, 'o', 'h', 'l')
+    if not old[1] then
+      redis.call('HSET', ck, 't', start, 'o', o, 'h', h, 'l', l, 'c', c, 'v', v, 'n', n,
+                 'fs', fs, 'ls', ls, 'vu', vu, 'open', open, 'high', high, 'low', low,
+                 'close', close, 'volume', volume)
+    else
+      local set = {'c', c, 'close', close, 'ls', ls}
+      if gt(h, old[2]) then set[#set + 1] = 'h'; set[#set + 1] = h
+                            set[#set + 1] = 'high'; set[#set + 1] = high end
+      if gt(old[3], l) then set[#set + 1] = 'l'; set[#set + 1] = l
+                            set[#set + 1] = 'low'; set[#set + 1] = low end
+      redis.call('HINCRBY', ck, 'n', n)
+      redis.call('HINCRBY', ck, 'v', v)
+      redis.call('HINCRBY', ck, 'vu', vu)
+      set[#set + 1] = 'volume'
+      set[#set + 1] = fmt(redis.call('HGET', ck, 'vu'), ring.scale)
+      redis.call('HSET', ck, unpack(set))
     end
-    list[#list + 1] = json
+    redis.call('ZADD', ring.key .. ':index', t, start)
   end
 end
 
-for _, ring in ipairs(ring_order) do
-  if ring.dirty then
+-- 3. rings: seq, newest, and the window's trim
+for _, ring in ipairs(rings) do
+  local newest = ring.stored
+  if ring.newest ~= nil and (newest == nil or ring.newest > newest) then newest = ring.newest end
+  if newest ~= nil then
     local index = ring.key .. ':index'
-    for _, c in ipairs(ring.order) do
-      local args = {}
-      for f, v in pairs(c.set) do args[#args + 1] = f; args[#args + 1] = v end
-      redis.call('HSET', c.key, unpack(args))
-      redis.call('HINCRBY', c.key, 'n', c.dn)
-      redis.call('HINCRBY', c.key, 'v', string.format('%%d', c.dv))
-      redis.call('HINCRBY', c.key, 'vu', string.format('%%d', c.du))
-      redis.call('HSET', c.key, 'volume', fmt(redis.call('HGET', c.key, 'vu'), ring.scale))
-      redis.call('ZADD', index, c.start, c.t)
-    end
-    local args = {'seq', ring.seq}
-    if ring.newest ~= nil then
-      args[3] = 'newest'
-      args[4] = string.format('%%d', ring.newest)
-      local cutoff = ring.newest - kept * ring.ms
-      local expired = redis.call('ZRANGEBYSCORE', index, '-inf', cutoff)
-      if #expired > 0 then
-        for _, s in ipairs(expired) do
-          redis.call('UNLINK', P .. 'candle:' .. ring.pair .. ':' .. ring.name .. ':' .. s)
-        end
-        redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff)
+    local cutoff = newest - kept * ring.ms
+    local expired = redis.call('ZRANGEBYSCORE', index, '-inf', cutoff)
+    if #expired > 0 then
+      for _, s in ipairs(expired) do
+        redis.call('UNLINK', P .. 'candle:' .. ring.name .. ':' .. s)
       end
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff)
     end
-    redis.call('HSET', ring.key, unpack(args))
+    redis.call('HSET', ring.key, 'seq', ring.seq, 'newest', string.format('%%d', newest))
+  else
+    redis.call('HSET', ring.key, 'seq', ring.seq)
   end
 end
 
+-- 4. recent trades, and one message per pair
+local feed, feed_order = {}, {}
+local blob, at = ARGV[10], 1
+for pair, len in string.gmatch(ARGV[9], '([^\t]*)\t(%%d+)\n') do
+  local list = feed[pair]
+  if not list then
+    list = {}
+    feed[pair] = list
+    feed_order[#feed_order + 1] = pair
+  end
+  local stop = at + tonumber(len)
+  list[#list + 1] = string.sub(blob, at, stop - 1)
+  at = stop
+end
 for _, pair in ipairs(feed_order) do
   local list = feed[pair]
   local key = P .. 'trades:' .. pair
-  push_all('LPUSH', key, list)
+  for s = 1, #list, 1000 do
+    redis.call('LPUSH', key, unpack(list, s, math.min(s + 999, #list)))
+  end
   redis.call('LTRIM', key, 0, trades_kept - 1)
   redis.call('PUBLISH', P .. 'ch:trades:' .. pair, '[' .. table.concat(list, ',') .. ']')
 end
 
--- orders: mode 1 replace, 2 fill, 3 create only; never older than what is stored
-local U = split(ORDERS)
-i = 1
-for u = 1, #U / (5 + #FIELDS) do
-  local mode, oid, account, closed, msg = U[i], U[i + 1], U[i + 2], U[i + 3], U[i + 4]
-  local base = i + 5
-  i = base + #FIELDS
-  local seq = U[base]
-  if gt(seq, applied) then
-    local key = P .. 'order:' .. oid
-    local cur = redis.call('HGET', key, 'seq')
-    local n = 0
-    if not cur then
-      n = #FIELDS
-    elseif gt(seq, cur) then
-      if mode == '1' then n = #FIELDS elseif mode == '2' then n = NFILL end
+-- 5. orders, in buckets of ids (one HMGET and one HSET per bucket): 1 replace, 2 fill (only the
+-- fields from SEQ_MARK on), 3 create only; a record never goes back to an older seq. Closed
+-- records get an expiry time in orders:closed; the writer deletes them once it has passed.
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local closed_key = P .. 'orders:closed'
+local buckets, bucket_order = {}, {}
+blob, at = ARGV[12], 1
+for mode, bucket, oid, account, closed, seq, len in
+    string.gmatch(ARGV[11], '(%%d)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(%%d)\t([^\t]*)\t(%%d+)\n') do
+  local stop = at + tonumber(len)
+  local json = string.sub(blob, at, stop - 1)
+  at = stop
+  local b = buckets[bucket]
+  if not b then
+    b = {ids = {}, rows = {}}
+    buckets[bucket] = b
+    bucket_order[#bucket_order + 1] = bucket
+  end
+  b.ids[#b.ids + 1] = oid
+  b.rows[#b.rows + 1] = {mode, account, closed, seq, json}
+end
+local zadd, zrem = {}, {}
+local changed, accounts = {}, {}
+for _, bucket in ipairs(bucket_order) do
+  local b = buckets[bucket]
+  local key = P .. 'orders:' .. bucket
+  local olds = {}
+  for s = 1, #b.ids, 1000 do
+    local part = redis.call('HMGET', key, unpack(b.ids, s, math.min(s + 999, #b.ids)))
+    for _, v in ipairs(part) do olds[#olds + 1] = v end
+  end
+  local set = {}
+  for i, oid in ipairs(b.ids) do
+    local mode, account, closed, seq, json = unpack(b.rows[i])
+    local old = olds[i]
+    local value
+    if not old then
+      value = json
+    elseif mode ~= '3' then
+      local at = string.find(old, SEQ_MARK, 1, true)
+      if gt(seq, string.match(old, '^%%d+', at + #SEQ_MARK)) then
+        if mode == '1' then
+          value = json
+        else
+          value = string.sub(old, 1, at - 1) .. string.sub(json, (string.find(json, SEQ_MARK, 1, true)))
+        end
+      end
     end
-    if n > 0 then
-      local args = {}
-      for f = 1, n do
-        args[#args + 1] = FIELDS[f]
-        args[#args + 1] = U[base + f - 1]
-      end
-      redis.call('HSET', key, unpack(args))
+    if value then
+      set[#set + 1] = oid
+      set[#set + 1] = value
       if closed == '1' then
-        if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-      elseif cur then
-        redis.call('PERSIST', key)  -- an id reused after its order closed
+        if ttl > 0 then
+          zadd[#zadd + 1] = now_ms + ttl * 1000
+          zadd[#zadd + 1] = bucket .. ':' .. oid
+        end
+      elseif old then
+        zrem[#zrem + 1] = bucket .. ':' .. oid  -- an id reused after its order closed
       end
-      redis.call('PUBLISH', P .. 'ch:orders:' .. account, msg)
+      local list = changed[account]
+      if not list then
+        list = {}
+        changed[account] = list
+        accounts[#accounts + 1] = account
+      end
+      list[#list + 1] = value
     end
   end
+  for s = 1, #set, 1000 do
+    redis.call('HSET', key, unpack(set, s, math.min(s + 999, #set)))
+  end
+end
+for s = 1, #zadd, 1000 do
+  redis.call('ZADD', closed_key, unpack(zadd, s, math.min(s + 999, #zadd)))
+end
+for s = 1, #zrem, 1000 do
+  redis.call('ZREM', closed_key, unpack(zrem, s, math.min(s + 999, #zrem)))
+end
+local expired = redis.call('ZRANGEBYSCORE', closed_key, '-inf', now_ms, 'LIMIT', 0, 4096)
+if #expired > 0 then
+  local gone, gone_order = {}, {}
+  for _, member in ipairs(expired) do
+    local bucket, oid = string.match(member, '^([^:]*):(.*)$')
+    if not gone[bucket] then gone[bucket] = {}; gone_order[#gone_order + 1] = bucket end
+    local list = gone[bucket]
+    list[#list + 1] = oid
+  end
+  for _, bucket in ipairs(gone_order) do
+    local list = gone[bucket]
+    for s = 1, #list, 1000 do
+      redis.call('HDEL', P .. 'orders:' .. bucket, unpack(list, s, math.min(s + 999, #list)))
+    end
+  end
+  for s = 1, #expired, 1000 do
+    redis.call('ZREM', closed_key, unpack(expired, s, math.min(s + 999, #expired)))
+  end
+end
+for _, account in ipairs(accounts) do
+  redis.call('PUBLISH', P .. 'ch:orders:' .. account, '[' .. table.concat(changed[account], ',') .. ']')
 end
 
-if gt(batch_last, applied) then
-  redis.call('SET', P .. 'last_seq', batch_last)
-  return batch_last
-end
-return applied
-""" % {"fields": ", ".join(f"'{name}'" for name in ORDER_FIELDS), "nfill": ORDER_FILL_FIELDS}
+redis.call('SET', P .. 'last_seq', batch_last)
+return batch_last
+""" % {"seq_mark": SEQ_MARK}
 
 # KEYS: book hash. ARGV: seq, levels JSON, channel. Returns 1 if stored, 0 if not newer.
 PUT_BOOK_SCRIPT = _COMMON + r"""

@@ -234,3 +234,37 @@ def test_unknown_pair_and_order(make_store):
     assert store.order(-5) is None
     with pytest.raises(ValidationError):
         store.candles(0, "2m")
+
+
+def test_many_updates_to_one_order_and_candle_in_one_batch_give_the_fold(make_store):
+    """One batch where the same maker order is accepted, filled 20 times, amended, hit by a
+    rejected cancel and canceled, and every trade lands in the same candles: the store must
+    hold exactly the event-at-a-time fold, as when the events come one batch each."""
+    registry = make_registry()
+    matcher = ReferenceMatcher(registry.pairs)
+    ts = T0_NS
+    commands = [C.new(1, 10, Side.SELL, 500, 1_000, client_order_id=5, ts=ts)]
+    for taker in range(20):
+        commands.append(C.new(100 + taker, 20 + taker % 3, Side.BUY, 500 + taker % 4,
+                              1 + taker, ts=ts + 1 + taker))
+    commands += [C.amend(1, 10, 500, 900, ts=ts + 30), C.cancel(1, 99, ts=ts + 31),
+                 C.new(200, 21, Side.BUY, 501, 7, ts=ts + 32), C.cancel(1, 10, ts=ts + 33)]
+    events = matcher.process(C.pack(commands))
+    kinds = events["kind"].tolist()
+    assert kinds.count(EventKind.TRADE) == 21 and EventKind.REJECTED in kinds
+    whole, one_by_one = make_store(registry), make_store(registry)
+    whole.apply(events)
+    for row in range(len(events)):
+        one_by_one.apply(events[row:row + 1])
+    expected = fold_orders(events)
+    order_ids = set(expected)
+    for store in (whole, one_by_one):
+        for order_id, state in expected.items():
+            assert store.order(order_id) == state, order_id
+        for name, ms in INTERVALS.items():
+            fold = window(fold_candles(events, ms), 1440)
+            assert store.candles(0, name) == expected_candles(fold, 0), name
+    assert expected[1].status == OrderStatus.CANCELED and expected[1].filled_qty == 7 + sum(
+        range(1, 21))
+    assert store_state(whole, registry, order_ids) == store_state(one_by_one, registry,
+                                                                  order_ids)

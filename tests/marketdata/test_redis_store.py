@@ -59,10 +59,34 @@ def test_closed_orders_expire_and_open_orders_do_not(store, redis_client):
     closed = [o for o in orders.values() if o.closed]
     live = [o for o in orders.values() if not o.closed]
     assert closed and live
+    now_ms = time.time() * 1000
     for order in closed[:50]:
-        assert 0 < redis_client.ttl(store.key("order", order.order_id)) <= 600
+        member = f"{order.order_id // 1024}:{order.order_id}"
+        expires = redis_client.zscore(store.key("orders", "closed"), member)
+        assert now_ms < expires <= now_ms + 600_000 + 5_000
     for order in live[:50]:
-        assert redis_client.ttl(store.key("order", order.order_id)) == -1
+        member = f"{order.order_id // 1024}:{order.order_id}"
+        assert redis_client.zscore(store.key("orders", "closed"), member) is None
+
+
+def test_an_expired_order_is_gone(redis_client, redis_prefix):
+    registry = make_registry()
+    store = RedisMarketData(redis_client, registry, prefix=redis_prefix, order_ttl_s=1)
+    events = venue_events(registry, seed=6, batches=2)
+    store.apply(events[:-1])
+    orders = fold_orders(events[:-1])
+    closed = [o for o in orders.values() if o.closed]
+    live = [o for o in orders.values() if not o.closed]
+    assert store.order(closed[0].order_id) == closed[0]
+    time.sleep(1.1)
+    assert store.order(closed[0].order_id) is None  # readers honour the expiry at once
+    store.apply(events[-1:])  # the next batch deletes the expired records
+    bucket = store.key("orders", closed[0].order_id // 1024)
+    assert redis_client.hget(bucket, closed[0].order_id) is None
+    assert redis_client.zcard(store.key("orders", "closed")) <= 1
+    for order in live:
+        if order.order_id != int(events[-1]["order_id"]):
+            assert store.order(order.order_id) == order
 
 
 def test_values_carry_exact_decimals_and_integers(store, redis_client):
@@ -84,9 +108,13 @@ def test_values_carry_exact_decimals_and_integers(store, redis_client):
     assert trade["price"] == odd.ticks_to_price(trade["price_ticks"])
     assert trade["qty"] == odd.lots_to_qty(trade["qty_lots"])
     some_order = next(o for o in fold_orders(events).values() if o.pair_id == odd.pair_id)
-    stored = redis_client.hgetall(store.key("order", some_order.order_id))
-    assert stored[b"quantity"].decode() == odd.lots_to_qty(some_order.quantity)
-    assert stored[b"status"].decode() == some_order.status.name
+    stored = json.loads(redis_client.hget(store.key("orders", some_order.order_id // 1024),
+                                          some_order.order_id))
+    assert stored["quantity"] == odd.lots_to_qty(some_order.quantity)
+    assert stored["filled"] == odd.lots_to_qty(some_order.filled_qty)
+    assert stored["leaves"] == odd.lots_to_qty(some_order.leaves_qty)
+    assert stored["price"] == (odd.ticks_to_price(some_order.price) if some_order.price else "")
+    assert stored["status"] == some_order.status.name
 
 
 def test_live_updates_are_published_once(store, redis_client):
@@ -116,4 +144,13 @@ def test_live_updates_are_published_once(store, redis_client):
     published = [t["seq"] for batch in received["trades"] for t in batch]
     assert published == trades["seq"].tolist()
     assert [b["seq"] for b in received["book"]] == [5]
-    assert received["orders"] and all(o["account"] == account for o in received["orders"])
+    # one message per script call, conflated: the records the batch left, once each
+    batches = -(-len(events) // store.max_batch)
+    assert len(received["trades"]) == len(received["orders"]) == batches == 1
+    records = received["orders"][0]
+    mine = {o.order_id for o in fold_orders(events).values() if o.account == account}
+    assert sorted(r["order_id"] for r in records) == sorted(mine)
+    for record in records:
+        stored = redis_client.hget(store.key("orders", record["order_id"] // 1024),
+                                   record["order_id"])
+        assert record == json.loads(stored)
