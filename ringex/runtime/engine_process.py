@@ -24,6 +24,8 @@ covered positions are published for the bridges' commits.
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import threading
 import time
 from time import monotonic_ns  # CLOCK_MONOTONIC, the clock of the compiled loop
@@ -188,6 +190,7 @@ def _replay(engine, commands, positions, control, scratch, event_producer) -> in
 
 def engine_main(settings: Settings, names: RingNames) -> None:
     logger = child_setup("engine", settings.runtime.log_level)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # stack dumps for operators
     slots = slots_for(names.embedded)
     inbound = Ring.attach(names.inbound, COMMAND_DTYPE)
     outbound = Ring.attach(names.outbound, EVENT_DTYPE)

@@ -83,6 +83,7 @@ class Supervisor:
         engine = self.settings.engine
         slots = slots_for(self.embedded)
         prefix = self.settings.runtime.segment_prefix
+        self._remove_stale_segments(prefix)
         strategy = wait.NAMES[engine.wait_strategy]
         self.rings["inbound"] = Ring.create(
             COMMAND_DTYPE, engine.inbound_capacity, consumers=slots.inbound_consumers,
@@ -111,6 +112,27 @@ class Supervisor:
             base = prepare_journal(journal_path(self.settings))
             write_journal_base(self.settings.runtime.var_dir, self.names.inbound, base)
             log.info("journal base %d: order ids of this run start at %d", base, base + 1)
+
+    @staticmethod
+    def _remove_stale_segments(prefix: str) -> None:
+        """A tree killed with -9 (its resource tracker too) leaves its segments behind."""
+        from ringex.ring.segment import list_segments, remove_segment
+
+        for info in list_segments(prefix):
+            pid = info.owner_pid
+            if not pid:  # not a ring (stats, market data): the creator's pid is in the name
+                parts = info.name.split("-")
+                pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else 0
+                if not pid or os.path.exists(f"/proc/{pid}"):
+                    continue
+            elif info.owner_alive:
+                continue
+            if pid != os.getpid():
+                try:
+                    remove_segment(info.name)
+                    log.warning("removed stale segment %s of dead pid %d", info.name, pid)
+                except FileNotFoundError:
+                    pass
 
     def start(self) -> None:
         positions_path(self.settings.runtime.var_dir).unlink(missing_ok=True)
