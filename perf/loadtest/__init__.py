@@ -15,10 +15,12 @@ One module per idea: :mod:`~perf.loadtest.flow` (seeded order flow),
 :mod:`~perf.loadtest.verify` (one outcome per command; `trades` equal to a matcher run over
 the `orders` topic), :mod:`~perf.loadtest.run` (one run), :mod:`~perf.loadtest.cli`.
 
-REST: the gateway (``POST /orders/batch``) is not driven yet: its 202 answers come one HTTP
-request per batch of at most ``gateway.max_batch_orders`` orders from gunicorn workers that
-share this machine's two cores, and this package does not have that route's sender; the
-Kafka routes are what the end-to-end targets name. ``--route rest`` says so and exits 2.
+REST (``--route rest``) is not implemented yet, although the gateway and docs/api.md exist:
+``POST /orders/batch`` would carry the NEW orders, but a cancel or amend goes to
+``DELETE``/``PATCH /orders/{id}``, whose owner check reads Redis or a per-worker cache, so
+one sent right after its NEW can be answered 404 by another gunicorn worker and never reach
+the matcher. Such a command has no outcome in `order-events` and needs its own accounting
+(and retry policy) before the one-outcome check can hold. ``--route rest`` says so and exits 2.
 
 Run from a source checkout: ``ringex loadtest ...`` or ``python -m perf.loadtest ...``.
 """

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=float, default=50_000, help="open-loop commands/s")
     load.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     load.add_argument("--frame-records", type=int, default=1000)
+    load.add_argument("--tick-ms", type=float, default=0.5,
+                      help="open-loop send interval (frames: one per pair per tick)")
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--run-tag", type=int, default=0, help="client-id namespace (default: time)")
     load.add_argument("--pairs", default="", help="comma-separated pair names (default: all)")
@@ -76,15 +78,16 @@ def _config(args) -> RunConfig:
     return RunConfig(route=args.route, mode=args.mode, orders=args.orders, rate=args.rate,
                      duration=args.duration, seed=args.seed, mix=mix,
                      pairs=tuple(p for p in args.pairs.split(",") if p),
-                     accounts=args.accounts, frame_records=args.frame_records,
+                     accounts=args.accounts, frame_records=args.frame_records, tick_ms=args.tick_ms,
                      run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.route == "rest":
-        print("ringex loadtest: the REST route is not available in this build: see "
-              "perf/loadtest/__init__.py ('REST')", file=sys.stderr)
+        print("ringex loadtest: the REST route is not available yet (cancels and amends by "
+              "order id can be refused 404 before market data shows the order, and would "
+              "have no outcome): see perf/loadtest/__init__.py", file=sys.stderr)
         return 2
     from perf.loadtest.exchange import attach_exchange, start_exchange
     from perf.loadtest.report import machine, write_png, write_report

@@ -45,6 +45,7 @@ class RunConfig:
     pairs: tuple = ()
     accounts: int = 100
     frame_records: int = 1000
+    tick_ms: float = 0.5  # open-loop: how often due commands go out (one frame per pair)
     run_tag: int = 0
     verify: str = "reference"  # "reference" | "engine" | "none"
     progress: bool = True
@@ -154,7 +155,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
                 if config.route == "frame" else 1000
             sending = max_throughput(route, n, send_ns, chunk=chunk)
         else:
-            sending = open_loop(route, n, send_ns, config.rate)
+            sending = open_loop(route, n, send_ns, config.rate, tick_s=config.tick_ms / 1000)
         sent = int(sending.get("sent", n))
 
         drain_deadline = time.monotonic() + config.drain_timeout
