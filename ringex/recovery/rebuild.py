@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from decimal import Decimal
 
 import numpy as np
 
@@ -63,11 +64,19 @@ def events_from_json(payloads, registry) -> np.ndarray:
             continue
         for name in _PRICES:
             if message.get(name) is not None:
-                row[name] = pair.price_to_ticks(message[name])
+                row[name] = _steps(message[name], pair.tick_size, name)
         for name in _QUANTITIES:
             if message.get(name) is not None:
-                row[name] = pair.qty_to_lots(message[name])
+                row[name] = _steps(message[name], pair.lot_size, name)
     return events
+
+
+def _steps(text: str, step, name: str) -> int:
+    """An exact decimal string as a whole number of ``step`` (zero allowed, unlike orders)."""
+    value = Decimal(text) / Decimal(step)
+    if value != value.to_integral_value():
+        raise ValueError(f"{name} {text!r} is not a multiple of {step}")
+    return int(value)
 
 
 def read_topic_events(bootstrap: str, topic: str, *, timeout: float = 120.0):
