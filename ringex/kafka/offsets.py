@@ -1,8 +1,9 @@
 """Where a bridge starts reading `orders`, and whether it commits: one policy object.
 
-Until snapshots exist (issue 5) the engine rebuilds its book by replaying `orders` from the
-beginning, so the default, :data:`REPLAY`, starts every partition at its first offset and never
-commits. The recovery work swaps the policy, not the bridge:
+``ringex serve`` uses :func:`from_snapshot` (``positions`` + ``covered``): the engine recovers
+from a snapshot and tells the bridges where its input starts (``docs/recovery.md``).
+:data:`REPLAY` (every partition from its first offset, never commit) and
+:data:`PER_RUN_GROUP` remain for tools and tests that rebuild a book from the whole topic:
 
 ===============  =========================================================================
 ``start``        where a partition starts the first time this process is assigned it
@@ -23,8 +24,9 @@ only offsets that a durable engine snapshot covers are committed, as read from
 ``positions`` taken from the same snapshot a rewind is harmless; see ``docs/recovery.md``.
 
 A partition assigned again to the same process (after a rebalance) always resumes where this
-process stopped writing it, whatever ``start`` says, so one bridge never replays into a
-running engine. **Several bridges** must use ``committed`` + ``after-write`` with a group id
+process stopped writing it, whatever ``start`` says. With ``from_snapshot`` a partition
+moving to another bridge restarts at the snapshot's position and the engine drops what it
+already applied. Without an engine that drops duplicates, **several bridges** must use ``committed`` + ``after-write`` with a group id
 that is new for each engine run (e.g. ``ringex-engine-<run id>``): a fresh group starts at the
 beginning (what a book rebuilt by replay needs), and partitions moving between bridges resume
 from the commits. With :data:`REPLAY`, a partition moving to another bridge is replayed from

@@ -1,8 +1,9 @@
 """The idempotent-resume rule: what the output topics already hold, by partition.
 
-Until Kafka transactions land (issue 5), a publisher that starts (or rebuilds its producer)
-reads, for each partition of a topic, the ``seq`` of the last message in it, and then skips
-every event whose ``seq`` is at or below the value of *the partition that event goes to*.
+The publisher uses no Kafka transactions (``docs/recovery.md`` explains why): a publisher
+that starts (or rebuilds its producer) reads, for each partition of a topic, the ``seq`` of
+the last message in it, and then skips every event whose ``seq`` is at or below the value of
+*the partition that event goes to*.
 This is exact, not a heuristic, because of three facts:
 
 * events reach the publisher in ``seq`` order, and it assigns each to a partition
