@@ -274,8 +274,8 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     finally:
         logger.info("engine stopping after %d commands, %d events, last seq %d",
                     counters[0], counters[1], engine.next_seq - 1)
-        if clean and (settings.engine.snapshot_every_events or
-                      settings.engine.snapshot_interval_ms):
+        if clean and not control[loop.OPEN_MESSAGE] and (
+                settings.engine.snapshot_every_events or settings.engine.snapshot_interval_ms):
             snapshotter.take(positions, control, wait=True)
         snapshotter.close()
         outbound.drain()
