@@ -51,8 +51,10 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
                should_stop: Callable[[], bool], metrics: KafkaMetrics | None = None,
                offsets: OffsetPolicy = REPLAY, group_id: str | None = None,
                default_account: int | None = None, batch_size: int = 1000,
-               poll_timeout: float = 0.1, client_id: str = "ringex-bridge") -> BridgeStats:
-    """Run until ``should_stop()`` is true; returns what it moved."""
+               poll_timeout: float = 0.1, client_id: str = "ringex-bridge",
+               consumer_extra: dict | None = None) -> BridgeStats:
+    """Run until ``should_stop()`` is true; returns what it moved. ``consumer_extra``:
+    more librdkafka settings (``ringex serve`` sets static group membership)."""
     from confluent_kafka import Consumer
 
     from ringex.ring import Ring
@@ -65,7 +67,7 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
     ring = Ring.attach(inbound_ring_name, COMMAND_DTYPE)
     producer = ring.producer()
     consumer = Consumer(consumer_config(kafka.bootstrap, group_id or kafka.group_id,
-                                        client_id=client_id))
+                                        client_id=client_id, **(consumer_extra or {})))
     tracker = offsets.tracker(consumer)
     dead_letters = DeadLetters(kafka.bootstrap, kafka.dlq_topic,
                                client_id=f"{client_id}-dlq", metrics=metrics)

@@ -6,6 +6,10 @@ input positions of the snapshot it recovered from (``<var>/run/input-positions.j
 every assigned partition there, and commits to ``kafka.group_id`` only the offsets that the
 engine's newest durable snapshot covers. The engine drops any record it has already applied,
 so a restarted bridge, or a partition moving between bridges, may rewind without harm.
+
+Each bridge is a *static* member of the group (``group.instance.id`` = group + its role,
+e.g. ``bridge-0``): a bridge restarted after a kill -9 takes its partitions back at once,
+instead of waiting for the dead member's session to time out and a rebalance.
 """
 
 from __future__ import annotations
@@ -57,9 +61,14 @@ def bridge_main(settings: Settings, names: RingNames) -> None:
     group = settings.kafka.group_id
     logger.info("bridge consuming %s as group %s from %s", settings.kafka.orders_topic, group,
                 recovered["kafka"] or "the beginning")
+    import multiprocessing
+
+    role = multiprocessing.current_process().name.removeprefix("ringex-")
     stats = run_bridge(settings, names.inbound, settings.registry(), should_stop=stop.is_set,
                        metrics=KafkaMetrics.create("bridge"),
-                       offsets=from_snapshot(recovered["kafka"], covered), group_id=group)
+                       offsets=from_snapshot(recovered["kafka"], covered), group_id=group,
+                       consumer_extra={"group.instance.id": f"{group}-{role}",
+                                       "session.timeout.ms": 10000})
     logger.info("bridge stopped: %s", stats)
 
 

@@ -100,11 +100,24 @@ class Server:
             assert time.monotonic() < deadline, f"roles {wanted} not up: {pids}\n{self.tail()}"
             time.sleep(0.05)
 
-    def kill(self, role: str, timeout: float = 120.0) -> int:
+    def kill(self, role: str, timeout: float = 120.0, *, recovered: bool = False) -> int:
+        """kill -9 one process of ``role``; wait for its successor (with ``recovered``, for
+        an engine that has also finished recovering)."""
         self.wait_roles([role], timeout=timeout)  # e.g. bridges restarted with the engine
         pid = self.pids()[role][0]
         os.kill(pid, signal.SIGKILL)
         self.wait_roles([role], not_pid=pid, timeout=timeout)
+        if recovered and role == "engine":
+            from ringex.recovery.positions import read_positions
+
+            run = read_ring_names(self.var_dir).inbound
+            deadline = time.monotonic() + timeout
+            while True:
+                content = read_positions(self.var_dir, run=run)
+                if content and content["engine_pid"] in self.pids()["engine"]:
+                    break
+                assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
+                time.sleep(0.05)
         return pid
 
     def kill_tree(self) -> None:

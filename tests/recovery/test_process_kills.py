@@ -62,8 +62,8 @@ def _run(tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix, *,
             if role == "tree":
                 server.kill_tree()
                 server.start()
-            else:
-                server.kill(role)
+            else:  # every other engine kill lands after recovery, the rest during it
+                server.kill(role, recovered=done[role] % 2 == 1)
             done[role] += 1
         time.sleep(1.0)
         load.finish()
