@@ -26,11 +26,13 @@ import numpy as np
 from ringex.errors import SnapshotError
 from ringex.snapshot import decode_snapshot, write_snapshot
 
-__all__ = ["SnapshotStore", "Recovered", "SNAPSHOT_SUFFIX"]
+__all__ = ["SnapshotStore", "Recovered", "SNAPSHOT_SUFFIX", "SNAPSHOT_META_FORMAT"]
 
 log = logging.getLogger("ringex.recovery")
 
 SNAPSHOT_SUFFIX = ".rgxsnap"
+#: Version of the ``meta`` dictionary the engine process writes (``engine_process``).
+SNAPSHOT_META_FORMAT = 1
 _PREFIX = "snapshot-"
 
 
@@ -134,7 +136,3 @@ class SnapshotStore:
             log.error("no usable snapshot (%d rejected): recovering from the beginning of the "
                       "input", len(rejected))
         return None
-
-
-#: Version of the ``meta`` dictionary the engine process writes (``ringex.runtime.recovery``).
-SNAPSHOT_META_FORMAT = 1

@@ -25,6 +25,7 @@ covered positions are published for the bridges' commits.
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import threading
 import time
@@ -219,7 +220,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     def publish_covered(meta) -> None:
         inputs = meta["inputs"]
         write_positions(settings.runtime.var_dir, run=names.inbound,
-                        engine_pid=_pid(), journal=inputs["journal"],
+                        engine_pid=os.getpid(), journal=inputs["journal"],
                         kafka={int(p): o for p, o in inputs["kafka"].items()},
                         last_seq=meta["last_seq"])
 
@@ -285,9 +286,3 @@ def engine_main(settings: Settings, names: RingNames) -> None:
         for ring in (inbound, outbound, books):
             ring.close()
         stats.close()
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
