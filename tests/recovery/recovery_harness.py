@@ -318,7 +318,20 @@ def check_kafka_oracle(bootstrap, topics, expected, commands, registry) -> None:
     events = sorted(read_topic(bootstrap, topics["events"]),
                     key=lambda m: json.loads(m.value())["seq"])
     seqs = [json.loads(m.value())["seq"] for m in events]
-    assert seqs == list(range(1, len(seqs) + 1)), "order-events: a seq is duplicated or missing"
+    if seqs != list(range(1, len(seqs) + 1)):
+        counts: dict[int, list] = {}
+        for m, seq in zip(events, seqs):
+            counts.setdefault(seq, []).append((m.partition(), m.offset()))
+        duplicated = {s: at for s, at in counts.items() if len(at) > 1}
+        missing = sorted(set(range(1, len(expected) + 1)) - set(counts))
+        dump = Path(os.environ.get("RINGEX_ORACLE_DUMP", "/tmp")) / f"oracle-{os.getpid()}.json"
+        dump.write_text(json.dumps({"duplicated": {str(k): v for k, v in duplicated.items()},
+                                    "missing": missing[:1000],
+                                    "events": [[m.partition(), m.offset(), m.value().decode()]
+                                               for m in events]}))
+        raise AssertionError(f"order-events: {len(duplicated)} seqs duplicated (first "
+                             f"{sorted(duplicated)[:5]} at {[duplicated[k] for k in sorted(duplicated)[:5]]}), "
+                             f"{len(missing)} missing (first {missing[:5]}); dump {dump}")
     assert len(events) == len(expected), (len(events), len(expected))
     assert [m.value() for m in events] == events_to_json(expected, registry)
     expected_trades = expected[expected["kind"] == EventKind.TRADE]
