@@ -156,7 +156,7 @@ COMMAND_DTYPE = np.dtype(
         ("flags", "u1"),  # OrderFlag bits (NEW)
         ("stp", "u1"),  # StpMode (NEW)
         ("status", "u1"),  # PairStatus (SET_STATUS)
-        ("_reserved", "u1"),
+        ("_reserved", "u1"),  # the bridge's message marks (ringex/recovery/marks.py); else 0
         ("pair_id", "<i4"),  # ALL_PAIRS only for CANCEL_ALL
         ("source_partition", "<i4"),  # Kafka partition, or -1 for the embedded journal
         ("account", "<i8"),

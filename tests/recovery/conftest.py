@@ -1,6 +1,2 @@
-"""Recovery tests: `soak` marks the long kill soak (registered here until pyproject lists it)."""
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "soak: long kill -9 soak of the recovery suite "
-                                       "(deselect with -m 'not soak')")
+"""Recovery tests. The `soak` marker (pyproject) marks the long kill soak, which the default
+run deselects; run it with `scripts/test.sh -m soak tests/recovery`."""
