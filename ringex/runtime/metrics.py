@@ -1,11 +1,20 @@
 """Prometheus metrics of a running exchange, served by the supervisor.
 
-Everything is read at scrape time from shared memory, so no process pays for metrics on its
-hot path: ring cursors and consumer sequences come from the ring headers (lag = cursor -
-consumer sequence), and per-process counters from the stats table each process writes.
+Ring and engine metrics are read at scrape time from shared memory, so no process pays for
+them on its hot path: ring cursors and consumer sequences come from the ring headers
+(lag = cursor - consumer sequence), and per-process counters from the stats table each
+process writes. The Kafka bridge and publisher count messages, DLQ copies and errors with
+prometheus-client counters in their own processes; :func:`prepare_multiprocess_dir` puts
+them in prometheus-client's multiprocess mode before the supervisor spawns them, and the
+endpoint merges their files. Redis failures make the market-data publisher exit and restart:
+they show as ``ringex_process_restarts_total{role="marketdata"}`` and in its log.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -14,7 +23,18 @@ from prometheus_client.registry import CollectorRegistry
 from ringex.runtime.engine_loop import COUNTER_NAMES
 from ringex.runtime.stats import ROLES
 
-__all__ = ["ExchangeCollector", "start_metrics_server"]
+__all__ = ["ExchangeCollector", "start_metrics_server", "prepare_multiprocess_dir"]
+
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_dir(var_dir: str) -> Path:
+    """A fresh directory for the children's counters; must run before any child starts."""
+    directory = Path(var_dir).resolve() / "run" / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[_MULTIPROC_ENV] = str(directory)
+    return directory
 
 _ROLE_COUNTERS = {
     "engine": COUNTER_NAMES,
@@ -64,5 +84,9 @@ class ExchangeCollector:
 def start_metrics_server(port: int, supervisor, address: str = "127.0.0.1") -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(ExchangeCollector(supervisor))
+    if os.environ.get(_MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry, path=os.environ[_MULTIPROC_ENV])
     start_http_server(port, addr=address, registry=registry)
     return registry

@@ -60,8 +60,9 @@ def serve(settings: Settings, *, until=None) -> int:
     log.info("mode: %s; rings: %s", "embedded" if settings.embedded else "distributed",
              supervisor.names)
     if settings.runtime.metrics_port:
-        from ringex.runtime.metrics import start_metrics_server
+        from ringex.runtime.metrics import prepare_multiprocess_dir, start_metrics_server
 
+        prepare_multiprocess_dir(settings.runtime.var_dir)
         start_metrics_server(settings.runtime.metrics_port, supervisor)
         log.info("metrics on http://127.0.0.1:%d/metrics", settings.runtime.metrics_port)
     supervisor.start()
