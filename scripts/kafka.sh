@@ -62,20 +62,11 @@ LOG_DIR="$KAFKA_VAR_DIR/logs"
 DATA_DIR="$KAFKA_VAR_DIR/data"
 PROPS="$KAFKA_VAR_DIR/server.properties"
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-now_ms() { date +%s%3N; }
-secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $(((d % 1000) / 100)); }
+LOG_PREFIX="kafka.sh: "
+source "$SCRIPT_DIR/lib.sh"
 
 # --- process helpers --------------------------------------------------------------------
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-    local pid="$1" state
-    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 1
-    state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
 
 # our_pid: prints the pid from the pid file if it is a live broker run with our properties.
 our_pid() {

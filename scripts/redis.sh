@@ -37,17 +37,9 @@ CONF="$REDIS_VAR_DIR/redis.conf"
 LOG_FILE="$REDIS_VAR_DIR/redis.log"
 DATA_DIR="$REDIS_VAR_DIR/data"
 
-log() { printf 'redis.sh: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-now_ms() { date +%s%3N; }
-secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $(((d % 1000) / 100)); }
+LOG_PREFIX="redis.sh: "
+source "$SCRIPT_DIR/lib.sh"
 
-alive() {
-    local pid="$1" state
-    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 1
-    state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
 
 our_pid() {
     local pid

@@ -8,9 +8,8 @@ set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON311="${PYTHON311:-python3.11}"
 VENV="${RINGEX_VENV:-$REPO_DIR/.venv}"
-log() { printf '==> ringex.sh: %s\n' "$*" >&2; }
-now_ms() { date +%s%3N; }
-secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $(((d % 1000) / 100)); }
+LOG_PREFIX="==> ringex.sh: "
+source "$REPO_DIR/scripts/lib.sh"
 
 source "$REPO_DIR/scripts/venv.sh"
 cd "$REPO_DIR"

@@ -24,9 +24,8 @@ VENV="${RINGEX_VENV:-$REPO_DIR/.venv}"
 export RINGEX_VAR="${RINGEX_VAR:-$REPO_DIR/var}"
 RESULTS_DIR="$RINGEX_VAR/test-results"
 
-log() { printf '\n==> test.sh: %s\n' "$*" >&2; }
-now_ms() { date +%s%3N; }
-secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $(((d % 1000) / 100)); }
+LOG_PREFIX="==> test.sh: "
+source "$REPO_DIR/scripts/lib.sh"
 T0="$(now_ms)"
 
 # --- 1-2. environment -----------------------------------------------------------------------
