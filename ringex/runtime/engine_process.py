@@ -254,6 +254,14 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     counters = np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64)
     deps = consumer.deps
     row = stats.row("engine")
+    # Compile (or load from the cache) the hot loop now, with a budget of zero batches, so
+    # "engine up" means ready: a cold cache would otherwise stall the first orders ~15 s.
+    budget = control[loop.MAX_BATCHES]
+    control[loop.MAX_BATCHES] = 0
+    loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps, outbound.arrays,
+                     outbound_words, books.arrays, scratch, scratch_words, dirty, dirty_list,
+                     control, counters, positions)
+    control[loop.MAX_BATCHES] = budget
     logger.info("engine up: %d pairs, order capacity %d, inbound slot %d",
                 n_pairs, capacity, slots.engine)
     clean = False
