@@ -365,7 +365,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local pid deadline
+    local pid
     lock_var
     if ! pid="$(our_pid)"; then
         rm -f "$PID_FILE"
@@ -378,16 +378,7 @@ cmd_stop() {
         return 0
     fi
     log "stopping broker pid $pid (SIGTERM, up to ${KAFKA_STOP_TIMEOUT}s)..."
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$(($(date +%s) + KAFKA_STOP_TIMEOUT))
-    while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.2; done
-    if alive "$pid"; then
-        log "still alive after ${KAFKA_STOP_TIMEOUT}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        deadline=$(($(date +%s) + 10))
-        while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
-        alive "$pid" && die "pid $pid survived SIGKILL"
-    fi
+    stop_pid "$pid" "$KAFKA_STOP_TIMEOUT"
     rm -f "$PID_FILE"
     log "stopped"
 }

@@ -13,3 +13,19 @@ alive() {
     state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
     [[ "$state" != "Z" && "$state" != "X" ]]
 }
+
+# stop_pid PID TIMEOUT_S: SIGTERM, wait up to TIMEOUT_S, then SIGKILL; dies if it survives.
+stop_pid() {
+    local pid="$1" timeout="$2" deadline
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$(($(date +%s) + timeout))
+    while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
+    if alive "$pid"; then
+        log "still alive after ${timeout}s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        deadline=$(($(date +%s) + 10))
+        while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
+        alive "$pid" && die "pid $pid survived SIGKILL"
+    fi
+    return 0
+}

@@ -149,7 +149,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local pid deadline
+    local pid
     lock_var
     if ! pid="$(our_pid)"; then
         rm -f "$PID_FILE"
@@ -162,16 +162,7 @@ cmd_stop() {
         return 0
     fi
     log "stopping Redis pid $pid (SIGTERM, up to ${REDIS_STOP_TIMEOUT}s)..."
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$(($(date +%s) + REDIS_STOP_TIMEOUT))
-    while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
-    if alive "$pid"; then
-        log "still alive after ${REDIS_STOP_TIMEOUT}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        deadline=$(($(date +%s) + 10))
-        while alive "$pid" && (($(date +%s) < deadline)); do sleep 0.1; done
-        alive "$pid" && die "pid $pid survived SIGKILL"
-    fi
+    stop_pid "$pid" "$REDIS_STOP_TIMEOUT"
     rm -f "$PID_FILE"
     log "stopped"
 }
