@@ -104,6 +104,16 @@ def _refuse_closed(state) -> None:
                       f"{OrderStatus(state.status).name}", field="order_id")
 
 
+def _place_one(desk: OrderDesk, req: falcon.Request, resp: falcon.Response, decode) -> None:
+    """Decode one order body with ``decode`` (the seed's or the native shape), make it
+    durable in the sequencer, and answer 202 with its id."""
+    account = require_account(req)
+    body = read_body(req, desk.max_body)
+    record = decode(body, desk.registry, account, time.time_ns(), desk.max_body)
+    ids = desk.sequence(record)
+    send_json(resp, desk.placed(record, ids, account)[0], 202)
+
+
 class SeedOrderResource:
     """``POST /order``: the original design's ``{"pair","side","type","price","amount"}``."""
 
@@ -111,12 +121,7 @@ class SeedOrderResource:
         self.desk = desk
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        account = require_account(req)
-        desk = self.desk
-        body = read_body(req, desk.max_body)
-        record = bodies.seed_order(body, desk.registry, account, time.time_ns(), desk.max_body)
-        ids = desk.sequence(record)
-        send_json(resp, desk.placed(record, ids, account)[0], 202)
+        _place_one(self.desk, req, resp, bodies.seed_order)
 
 
 class OrdersResource:
@@ -126,12 +131,7 @@ class OrdersResource:
         self.desk = desk
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        account = require_account(req)
-        desk = self.desk
-        body = read_body(req, desk.max_body)
-        record = bodies.native_order(body, desk.registry, account, time.time_ns(), desk.max_body)
-        ids = desk.sequence(record)
-        send_json(resp, desk.placed(record, ids, account)[0], 202)
+        _place_one(self.desk, req, resp, bodies.native_order)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         account = require_account(req)
