@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 __all__ = ["kafka_section", "default_account_of", "consumer_config", "producer_config",
-           "describe_error"]
+           "transactional_producer_config", "describe_error"]
 
 log = logging.getLogger("ringex.kafka")
 
@@ -89,8 +89,31 @@ def producer_config(bootstrap: str, *, client_id: str, linger_ms: float = 2,
     return config
 
 
+def transactional_producer_config(bootstrap: str, transactional_id: str, *, client_id: str,
+                                  linger_ms: float = 2, transaction_timeout_ms: int = 60_000,
+                                  **extra: Any) -> dict[str, Any]:
+    """The publisher's producer: transactional, so a successor fences its predecessor.
+
+    librdkafka requires ``message.timeout.ms`` <= ``transaction.timeout.ms``, so unlike the
+    plain idempotent producer a message can time out (broker down for longer than that). The
+    failure then surfaces as an abortable transaction error, and the publisher aborts and
+    sends the batch again: the wait is unbounded overall, one transaction at a time.
+    ``enable.gapless.guarantee`` is an idempotent-producer option; transactions subsume it.
+    """
+    config = producer_config(bootstrap, client_id=client_id, linger_ms=linger_ms)
+    del config["enable.gapless.guarantee"]
+    config.update({
+        "transactional.id": transactional_id,
+        "transaction.timeout.ms": transaction_timeout_ms,
+        "message.timeout.ms": max(1000, transaction_timeout_ms - 5000),
+    })
+    config.update(extra)
+    return config
+
+
 def describe_error(err) -> str:
     """``NAME (code): text [retriable|fatal]`` for a ``KafkaError``."""
-    flags = [flag for flag, on in (("fatal", err.fatal()), ("retriable", err.retriable())) if on]
+    flags = [flag for flag, on in (("fatal", err.fatal()), ("retriable", err.retriable()),
+                                   ("abortable", err.txn_requires_abort())) if on]
     suffix = f" [{', '.join(flags)}]" if flags else ""
     return f"{err.name()} ({err.code()}): {err.str()}{suffix}"

@@ -1,22 +1,24 @@
-"""The idempotent-resume rule: what the output topics already hold, by partition.
+"""The resume rule: the last committed ``seq`` of each partition of an output topic.
 
-The publisher uses no Kafka transactions (``docs/recovery.md`` explains why): a publisher
-that starts (or rebuilds its producer) reads, for each partition of a topic, the ``seq`` of
-the last message in it, and then skips every event whose ``seq`` is at or below the value of
-*the partition that event goes to*.
-This is exact, not a heuristic, because of three facts:
+The publisher writes `order-events` and `trades` in Kafka transactions (``publisher.py``). A
+publisher that starts, or rebuilds its producer, first calls ``init_transactions`` with its
+fixed ``transactional.id``: that aborts whatever its predecessor left open and fences the
+predecessor, so nothing more of it can land. Only then does it read, for each partition, the
+highest ``seq`` that a ``read_committed`` consumer sees, and skip every event whose ``seq`` is
+at or below the value of *the partition that event goes to*. That is exact because:
 
-* events reach the publisher in ``seq`` order, and it assigns each to a partition
-  deterministically (:func:`ringex.kafka.partitioning.partition_for`);
-* within a partition the idempotent producer neither reorders nor duplicates, and with
-  ``enable.gapless.guarantee`` a would-be gap is a fatal error rather than a silent hole, so a
-  partition's content is always a prefix of the events meant for it;
-* the publisher releases a ring batch only after Kafka acknowledged all of it, so every event
-  not yet acknowledged is still in the ring for the next publisher.
+* events reach the publisher in ``seq`` order and each goes to a partition fixed by its pair
+  (:func:`ringex.kafka.partitioning.partition_for`), so the committed content of a partition
+  is always a prefix of the events meant for it;
+* a ring batch is released only after its transaction committed, so every event not yet
+  committed is still in the ring for the next publisher.
 
-Reads use a throw-away consumer (random group id, nothing committed). ``lookback`` reads the
-last few messages of each partition rather than the last one; 1 suffices without transactions
-(with them, the last offset may be a commit marker).
+How the tail is read: a partition's last offsets may be transaction markers or aborted
+messages, which ``read_committed`` hides, so the reader starts ``lookback`` offsets before the
+end and widens the window (x8) until it finds a committed message or reaches the start of the
+partition. The end of a partition is the broker's end-of-partition signal (for
+``read_committed``, the last stable offset), never a watermark arithmetic that markers would
+throw off. Reads use a throw-away consumer (random group id, nothing committed).
 """
 
 from __future__ import annotations
@@ -43,13 +45,21 @@ def seq_of(payload: bytes | None, where: str) -> int:
 
 
 def read_resume_seqs(bootstrap: str, topic: str, *, timeout: float = 30.0,
-                     lookback: int = 1) -> dict[int, int]:
-    """``{partition: highest seq in its last lookback messages}`` (0 for an empty partition)."""
-    from confluent_kafka import Consumer, TopicPartition
+                     lookback: int = 64) -> dict[int, int]:
+    """``{partition: highest committed seq}`` (0 for a partition with no committed message)."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(consumer_config(bootstrap, f"ringex-resume-{uuid.uuid4().hex}",
-                                        client_id="ringex-resume"))
+                                        client_id="ringex-resume", **{
+                                            "enable.partition.eof": True}))
     deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"could not read the tail of {topic} within {timeout}s")
+        return left
+
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
         described = metadata.topics.get(topic)
@@ -57,34 +67,48 @@ def read_resume_seqs(bootstrap: str, topic: str, *, timeout: float = 30.0,
             raise RingexError(f"topic {topic!r} does not exist "
                               f"({described.error if described else 'not in metadata'})")
         seqs = {partition: 0 for partition in described.partitions}
-        ends: dict[int, int] = {}
-        starts = []
+        bounds: dict[int, tuple[int, int]] = {}
         for partition in seqs:
             low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=max(0.5, deadline - time.monotonic()))
+                TopicPartition(topic, partition), timeout=max(0.5, remaining()))
             if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(topic, partition, max(low, high - lookback)))
-        if not starts:
-            return seqs
-        consumer.assign(starts)
-        while ends:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read the tail of {topic} partitions "
-                                   f"{sorted(ends)} within {timeout}s")
-            message = consumer.poll(0.2)
-            if message is None:
-                for tp in consumer.position([TopicPartition(topic, p) for p in list(ends)]):
-                    if tp.offset >= ends.get(tp.partition, 0):
-                        ends.pop(tp.partition, None)
-                continue
-            if message.error() is not None:
-                continue
-            partition = message.partition()
-            where = f"{topic}/{partition}@{message.offset()}"
-            seqs[partition] = max(seqs[partition], seq_of(message.value(), where))
-            if message.offset() + 1 >= ends.get(partition, 0):
-                ends.pop(partition, None)
+                bounds[partition] = (low, high)
+        window = max(1, lookback)
+        while bounds:
+            starts = {p: max(low, high - window) for p, (low, high) in bounds.items()}
+            found = _read_windows(consumer, topic, starts, remaining)
+            for partition, seq in found.items():
+                seqs[partition] = seq
+            bounds = {p: b for p, b in bounds.items()
+                      if p not in found and starts[p] > b[0]}
+            window *= 8
         return seqs
     finally:
         consumer.close()
+
+
+def _read_windows(consumer, topic: str, starts: dict[int, int], remaining) -> dict[int, int]:
+    """Read each partition from its start to its end; the highest committed seq seen."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
+    open_partitions = set(starts)
+    found: dict[int, int] = {}
+    try:
+        while open_partitions:
+            message = consumer.poll(min(0.2, remaining()))
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    open_partitions.discard(message.partition())
+                elif error.fatal():
+                    raise RingexError(f"reading the tail of {topic}: {error}")
+                continue
+            partition = message.partition()
+            where = f"{topic}/{partition}@{message.offset()}"
+            found[partition] = max(found.get(partition, 0), seq_of(message.value(), where))
+    finally:
+        consumer.unassign()
+    return found

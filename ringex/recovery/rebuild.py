@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from decimal import Decimal
 
 import numpy as np
@@ -80,46 +79,11 @@ def _steps(text: str, step, name: str) -> int:
 
 
 def read_topic_events(bootstrap: str, topic: str, *, timeout: float = 120.0):
-    """Every message value of ``topic`` up to the high watermarks at call time, by partition."""
-    from confluent_kafka import Consumer, TopicPartition
+    """Every committed message value of ``topic``, partition by partition."""
+    from ringex.kafka.reading import read_to_end
 
-    from ringex.kafka.clients import consumer_config
-
-    consumer = Consumer(consumer_config(bootstrap, f"ringex-rebuild-{uuid.uuid4().hex}",
-                                        client_id="ringex-rebuild"))
-    try:
-        described = consumer.list_topics(topic, timeout=30).topics.get(topic)
-        if described is None or described.error is not None:
-            raise RuntimeError(f"topic {topic!r} is missing")
-        ends, starts = {}, []
-        for partition in described.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                       timeout=30)
-            if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(topic, partition, low))
-        values: list[bytes] = []
-        if not starts:
-            return values
-        consumer.assign(starts)
-        deadline = time.monotonic() + timeout
-        while ends:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: partitions {sorted(ends)} not read in {timeout}s")
-            for message in consumer.consume(10_000, timeout=0.5):
-                if message.error() is not None:
-                    continue
-                partition = message.partition()
-                if partition in ends and message.offset() < ends[partition]:
-                    values.append(message.value())
-                    if message.offset() + 1 >= ends[partition]:
-                        ends.pop(partition)
-            for tp in consumer.position([TopicPartition(topic, p) for p in list(ends)]):
-                if tp.offset >= ends.get(tp.partition, 1 << 62):
-                    ends.pop(tp.partition, None)
-        return values
-    finally:
-        consumer.close()
+    return [message.value() for message in read_to_end(bootstrap, topic, timeout=timeout,
+                                                        client_id="ringex-rebuild")]
 
 
 def rebuild_redis(settings, *, flush: bool = False, batch: int = 2000) -> dict:

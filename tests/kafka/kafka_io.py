@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 
 def produce(bootstrap: str, topic: str, messages, **config) -> None:
@@ -29,38 +28,21 @@ def produce(bootstrap: str, topic: str, messages, **config) -> None:
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 30.0, expect: int | None = None):
-    """Every message of ``topic`` (all partitions, from the beginning, up to the end offsets
-    seen at the start, or ``expect`` messages) as dicts, in partition then offset order."""
-    from confluent_kafka import Consumer, TopicPartition
+    """Every committed message of ``topic`` (all partitions, to each partition's end; with
+    ``expect``, read again until that many are there) as dicts, in partition then offset
+    order."""
+    from ringex.kafka.reading import read_to_end
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    try:
-        deadline = time.monotonic() + timeout
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {}
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
-        total_expected = expect if expect is not None else sum(
-            ends[p] - consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0]
-            for p in ends)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        found = []
-        while len(found) < total_expected:
-            assert time.monotonic() < deadline, \
-                f"read {len(found)} of {total_expected} messages of {topic}"
-            message = consumer.poll(0.2)
-            if message is None or message.error() is not None:
-                continue
-            found.append({"partition": message.partition(), "offset": message.offset(),
-                          "key": message.key(), "value": message.value(),
-                          "headers": dict(message.headers() or ())})
-        found.sort(key=lambda m: (m["partition"], m["offset"]))
-        return found
-    finally:
-        consumer.close()
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [{"partition": m.partition(), "offset": m.offset(), "key": m.key(),
+                  "value": m.value(), "headers": dict(m.headers() or ())}
+                 for m in read_to_end(bootstrap, topic, timeout=max(1.0, deadline - time.monotonic()),
+                                      client_id="read")]
+        if expect is None or len(found) >= expect:
+            return found
+        assert time.monotonic() < deadline, f"read {len(found)} of {expect} messages of {topic}"
+        time.sleep(0.2)
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):

@@ -240,36 +240,10 @@ class OrderLoad(threading.Thread):
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0):
-    """Every message of ``topic`` (read_committed), up to the end offsets at call time."""
-    from confluent_kafka import Consumer, TopicPartition
+    """Every committed message of ``topic`` (read_committed), to the end of each partition."""
+    from ringex.kafka.reading import read_to_end
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "isolation.level": "read_committed"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        ends = {}
-        starts = []
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-            if high > low:
-                ends[p] = high
-                starts.append(TopicPartition(topic, p, low))
-        messages = []
-        if not starts:
-            return messages
-        consumer.assign(starts)
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            for message in consumer.consume(5000, timeout=0.3):
-                if message.error() is None:
-                    messages.append(message)
-                    if message.offset() + 1 >= ends.get(message.partition(), 0):
-                        ends.pop(message.partition(), None)
-        assert not ends, f"{topic}: partitions {sorted(ends)} not read"
-        return messages
-    finally:
-        consumer.close()
+    return read_to_end(bootstrap, topic, timeout=timeout, client_id="check")
 
 
 def reference_of_orders(bootstrap: str, orders_topic: str, settings):

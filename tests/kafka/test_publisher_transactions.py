@@ -1,0 +1,127 @@
+"""The publisher's transactions against the real broker: a zombie predecessor is fenced and its
+open transaction never becomes visible; the abort-and-rewind and fatal (rebuild) error classes
+each end with every event exactly once in `order-events` and `trades` (read_committed).
+
+The fatal error is the real one (``PRODUCER_FENCED`` from a second producer with the same
+``transactional.id``). The abortable error is injected once into ``commit_transaction`` after
+the batch really reached the broker, so the real ``abort_transaction`` runs on real messages.
+"""
+
+from __future__ import annotations
+
+import json
+
+import confluent_kafka
+import numpy as np
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from kafka_io import read_topic, wait_until
+from ringex.engine import MatchingEngine
+from ringex.kafka import run_kafka_publisher
+from ringex.kafka.clients import transactional_producer_config
+from ringex.kafka.publisher import transactional_id_for
+from ringex.records import EventKind
+from ringex.wire.json_events import events_to_json
+from test_publisher import check_topics, order_flow, outbound_ring, publish_all  # noqa: F401
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90)]
+
+
+def raw_producer(settings):
+    return confluent_kafka.Producer(transactional_producer_config(
+        settings.bootstrap, transactional_id_for(settings), client_id="test-zombie"))
+
+
+def read_uncommitted(settings, topic):
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "uncommitted",
+                         "isolation.level": "read_uncommitted", "enable.partition.eof": True})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, -2) for p in partitions])
+        values, ended = [], set()
+        while len(ended) < len(partitions):
+            for message in consumer.consume(1000, timeout=0.5):
+                if message.error() is None:
+                    values.append(message.value())
+                elif message.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(message.partition())
+        return values
+    finally:
+        consumer.close()
+
+
+def test_a_zombie_transaction_is_aborted_and_fenced(kafka_settings, registry, outbound_ring,
+                                                    run_in_thread):
+    settings = kafka_settings(output_partitions=3)
+    events = MatchingEngine(registry.pairs).process(order_flow(1, 200, seed=5))
+    # The predecessor was killed mid-transaction: its messages are in the log, uncommitted.
+    zombie = raw_producer(settings)
+    zombie.init_transactions(30)
+    zombie.begin_transaction()
+    for payload in events_to_json(events[:50], registry):
+        zombie.produce(settings.events_topic, payload, partition=0)
+    assert zombie.flush(30) == 0
+
+    stats = publish_all(run_in_thread, settings, outbound_ring(), registry, events)
+    assert stats.events == len(events) and stats.skipped == 0
+    check_topics(settings, registry, events)  # read_committed: each seq exactly once
+    assert len(read_uncommitted(settings, settings.events_topic)) >= len(events) + 50
+
+    with pytest.raises(KafkaException) as raised:  # the zombie can no longer commit
+        zombie.commit_transaction(30)
+    assert raised.value.args[0].fatal() or raised.value.args[0].txn_requires_abort()
+
+
+def test_a_fenced_publisher_rebuilds_and_resumes_exactly(kafka_settings, registry,
+                                                         outbound_ring, run_in_thread):
+    settings = kafka_settings(output_partitions=3)
+    engine = MatchingEngine(registry.pairs)
+    first = engine.process(order_flow(1, 200, seed=6))
+    second = engine.process(order_flow(10_001, 200, seed=7))
+    ring = outbound_ring()
+    writer = ring.producer()
+    writer.write(first)
+    publisher = run_in_thread(run_kafka_publisher, settings, ring.name, 0, registry)
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
+               "the first batch to be released")
+
+    intruder = raw_producer(settings)
+    intruder.init_transactions(30)  # fences the running publisher: its next commit is fatal
+
+    writer.write(second)
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 60,
+               "the second batch to be released after a rebuild")
+    stats = publisher.stop()
+    assert stats.rebuilds >= 1
+    assert stats.events == len(first) + len(second)
+    check_topics(settings, registry, np.concatenate([first, second]))
+
+
+def test_an_abortable_error_aborts_and_resends_the_batch(kafka_settings, registry,
+                                                         outbound_ring, run_in_thread,
+                                                         monkeypatch):
+    settings = kafka_settings(output_partitions=3)
+    events = MatchingEngine(registry.pairs).process(order_flow(1, 200, seed=8))
+    n_trades = int((events["kind"] == EventKind.TRADE).sum())
+    injected = []
+
+    class FailsOneCommit(confluent_kafka.Producer):
+        def commit_transaction(self, *args):
+            if not injected:
+                assert self.flush(30) == 0  # the batch is really in the log, uncommitted
+                injected.append(True)
+                raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "injected",
+                                                txn_requires_abort=True))
+            return super().commit_transaction(*args)
+
+    monkeypatch.setattr(confluent_kafka, "Producer", FailsOneCommit)
+    stats = publish_all(run_in_thread, settings, outbound_ring(), registry, events)
+    assert injected and stats.aborts == 1 and stats.rebuilds == 0
+    assert stats.events == len(events) and stats.trades == n_trades
+    check_topics(settings, registry, events)
+    # The aborted first attempt is in the log, hidden from read_committed readers.
+    seqs = [json.loads(v)["seq"] for v in read_uncommitted(settings, settings.events_topic)]
+    assert len(seqs) == 2 * len(events) and sorted(set(seqs)) == events["seq"].tolist()
