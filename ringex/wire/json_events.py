@@ -3,9 +3,8 @@
 Why it exists: the Kafka publisher turns every outbound-ring batch into JSON, so this must
 cost little per event and never round a number. Names replace codes (``"BUY"``,
 ``"IOC_REMAINDER"``); prices and quantities are exact decimal strings on the pair's tick and
-lot, formatted with integer arithmetic by :class:`ringex.wire.units.StepScale` (equal to
-:func:`ringex.decimals.format_units`, tested); ``timestamp`` is integer milliseconds since the
-epoch (``timestamp_ns // 10**6``), as the seed's ``trades`` messages had it.
+lot, formatted with integer arithmetic; ``timestamp`` is integer milliseconds since the epoch
+(``timestamp_ns // 10**6``, floored), as the seed's ``trades`` messages had it.
 
 Shapes (documented with examples in ``docs/wire-format.md``):
 
@@ -19,13 +18,21 @@ Shapes (documented with examples in ``docs/wire-format.md``):
 
 An enum code that has no name (only possible in a REJECTED event echoing a bad command) is
 written as ``null``; so are the pair and the decimal fields when ``pair_id`` is not a pair of
-the registry. Every output is ASCII and built from ints, names and digit strings only, so the
-templates need no escaping. Pure functions.
+the registry. Every output is ASCII and built from ints, names and digit strings only, so
+nothing needs escaping.
+
+How: :mod:`ringex.wire.json_event_kernel` writes a whole batch into one buffer;
+:func:`encode_events` / :func:`encode_trades` return ``(buffer, offsets)`` for callers that
+can use slices of it, :func:`events_to_json` / :func:`trades_to_json` cut it into one
+``bytes`` per message. The output equals :mod:`ringex.wire.json_events_reference` byte for
+byte (Hypothesis tests, ``perf/bench_wire.py``). Pure functions; the per-registry tables are
+cached and read-only, so any thread may call them.
 """
 
 from __future__ import annotations
 
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +40,6 @@ from ringex.pairs import PairRegistry
 from ringex.records import (
     EVENT_DTYPE,
     EventKind,
-    OrderFlag,
     OrderStatus,
     OrderType,
     PairStatus,
@@ -41,143 +47,135 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.wire.units import registry_units
+from ringex.wire import json_event_kernel as kernel
+from ringex.wire.units import StepScale, registry_units
 
-__all__ = ["trade_json", "event_json", "trades_to_json", "events_to_json"]
+__all__ = ["trade_json", "event_json", "trades_to_json", "events_to_json", "encode_events",
+           "encode_trades"]
 
-
-def _names(enum_type) -> dict[int, str]:
-    return {int(member): f'"{member.name}"' for member in enum_type}
-
-
-_KIND = _names(EventKind)
-_REASON = _names(Reason)
-_SIDE = _names(Side)
-_TYPE = _names(OrderType)
-_TIF = _names(TimeInForce)
-_ORDER_STATUS = _names(OrderStatus)
-_PAIR_STATUS = _names(PairStatus)
-_OTHER_SIDE = {int(Side.BUY): '"SELL"', int(Side.SELL): '"BUY"'}
-_POST_ONLY = int(OrderFlag.POST_ONLY)
 _TRADE = int(EventKind.TRADE)
-_PAIR_STATUS_KIND = int(EventKind.PAIR_STATUS)
-_MASS_CANCELED = int(EventKind.MASS_CANCELED)
+_LIMB = 10**9
+_INT64_DIGITS = 20  # "-9223372036854775808"
+_NUMBER_FIELDS = 16  # ints and decimals in the longest message, with room to spare
+_ENUM_FIELDS = 10
+_SLACK = 16  # the kernel copies 16 bytes at a time
 
 
-class _Formats:
-    """Per pair id: the JSON name and the quoted price / quantity formatters."""
+class _Tables(NamedTuple):
+    """The kernel's arguments that depend only on the registry, and the message bound."""
 
-    def __init__(self, registry: PairRegistry):
-        self.by_id = {
-            units.pair.pair_id: (f'"{units.pair.name}"', _quoted(units.price.format),
-                                 _quoted(units.quantity.format))
-            for units in registry_units(registry).by_id
-        }
-
-    def get(self, pair_id: int):
-        return self.by_id.get(pair_id) or ("null", _null, _null)
-
-
-_FORMATS: "weakref.WeakKeyDictionary[PairRegistry, _Formats]" = weakref.WeakKeyDictionary()
-
-
-def _formats(registry: PairRegistry) -> _Formats:
-    formats = _FORMATS.get(registry)
-    if formats is None:
-        formats = _FORMATS[registry] = _Formats(registry)
-    return formats
+    text: np.ndarray
+    spans: np.ndarray
+    enum_pieces: np.ndarray
+    pair_pieces: np.ndarray
+    price_places: np.ndarray
+    price_small: np.ndarray
+    price_limbs: np.ndarray
+    qty_places: np.ndarray
+    qty_small: np.ndarray
+    qty_limbs: np.ndarray
+    bound: int
 
 
-def _quoted(format_units):
-    return lambda units: f'"{format_units(units)}"'
+def _scale_columns(scales: list[StepScale]):
+    places = np.array([scale.places for scale in scales], dtype=np.int64)
+    small = np.array([scale.multiplier if scale.multiplier < 2**63 else 0 for scale in scales],
+                     dtype=np.int64)
+    limbs = np.array([[scale.multiplier // _LIMB**k % _LIMB for k in range(4)]
+                      for scale in scales], dtype=np.int64).reshape(len(scales), 4)
+    return places, small, limbs
 
 
-def _null(units: int) -> str:
-    return "null"
+def _build_tables(registry: PairRegistry) -> _Tables:
+    pieces = list(kernel.PIECES)
+
+    def piece(text: str) -> int:
+        pieces.append(text.encode("ascii"))
+        return len(pieces) - 1
+
+    enum_pieces = np.full((len(kernel.E_TABLES), 256), kernel.NULL, dtype=np.int64)
+    enums = (EventKind, Reason, Side, OrderType, TimeInForce, OrderStatus, PairStatus)
+    for row, enum_type in enumerate(enums):
+        for member in enum_type:
+            enum_pieces[row, int(member)] = piece(f'"{member.name}"')
+    enum_pieces[kernel.E_OTHER_SIDE, int(Side.BUY)] = piece('"SELL"')
+    enum_pieces[kernel.E_OTHER_SIDE, int(Side.SELL)] = piece('"BUY"')
+    units = registry_units(registry).by_id
+    pair_pieces = np.array([piece(f'"{pair.pair.name}"') for pair in units], dtype=np.int64)
+    prices = _scale_columns([pair.price for pair in units])
+    quantities = _scale_columns([pair.quantity for pair in units])
+    spans = np.zeros((len(pieces), 2), dtype=np.int64)
+    at = 0
+    for index, text in enumerate(pieces):
+        spans[index] = (at, at + len(text))
+        at += len(text)
+    text = np.frombuffer(b"".join(pieces) + bytes(_SLACK), dtype=np.uint8).copy()
+    scales = [pair.price for pair in units] + [pair.quantity for pair in units]
+    # quotes, sign, point and a leading zero around the widest exact product
+    decimal = max((len(str(2**63 * scale.multiplier)) + scale.places + 4 for scale in scales),
+                  default=4)
+    longest_piece = max(len(literal) for literal in pieces)
+    bound = (text.shape[0] + _NUMBER_FIELDS * max(decimal, _INT64_DIGITS)
+             + _ENUM_FIELDS * longest_piece + longest_piece)
+    return _Tables(text, spans, enum_pieces, pair_pieces, *prices, *quantities, bound)
 
 
-def _columns(events: np.ndarray, names: tuple[str, ...]):
+_TABLES: "weakref.WeakKeyDictionary[PairRegistry, _Tables]" = weakref.WeakKeyDictionary()
+
+
+def _tables(registry: PairRegistry) -> _Tables:
+    tables = _TABLES.get(registry)
+    if tables is None:
+        tables = _TABLES[registry] = _build_tables(registry)
+    return tables
+
+
+def _records(events: np.ndarray) -> np.ndarray:
     if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE:
         raise TypeError("expected EVENT_DTYPE records")
-    events = events.reshape(-1)
-    return zip(*(events[name].tolist() for name in names))
+    return np.ascontiguousarray(events.reshape(-1))
 
 
-_TRADE_FIELDS = ("seq", "command_index", "timestamp_ns", "pair_id", "side", "order_id",
-                 "account", "price", "trade_qty", "leaves_qty", "maker_order_id",
-                 "maker_account", "maker_leaves_qty", "kind")
+def _run(encode, events: np.ndarray, registry: PairRegistry) -> tuple[np.ndarray, np.ndarray]:
+    tables = _tables(registry)
+    count = events.shape[0]
+    out = np.empty(count * tables.bound + _SLACK, dtype=np.uint8)
+    offsets = np.empty(count + 1, dtype=np.int64)
+    scratch = np.empty(8, dtype=np.int64)
+    end = encode(events, *tables[:-1], out, offsets, scratch)
+    return out[:end], offsets
+
+
+def encode_events(events: np.ndarray, registry: PairRegistry) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``order-events`` message in one ``uint8`` buffer: message ``i`` is
+    ``buffer[offsets[i]:offsets[i + 1]]`` (``len(offsets) == len(events) + 1``)."""
+    return _run(kernel.encode_events_kernel, _records(events), registry)
+
+
+def encode_trades(events: np.ndarray, registry: PairRegistry) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`encode_events` for ``trades``; every event must be a TRADE (``ValueError``)."""
+    events = _records(events)
+    not_trade = events["kind"] != _TRADE
+    if not_trade.any():
+        seq = events["seq"][np.argmax(not_trade)].item()
+        raise ValueError(f"event seq {seq} is not a TRADE")
+    return _run(kernel.encode_trades_kernel, events, registry)
+
+
+def _split(buffer: np.ndarray, offsets: np.ndarray) -> list[bytes]:
+    data = buffer.tobytes()
+    bounds = offsets.tolist()
+    return [data[start:end] for start, end in zip(bounds, bounds[1:])]
 
 
 def trades_to_json(events: np.ndarray, registry: PairRegistry) -> list[bytes]:
     """One ``trades`` message per event; every event must be a TRADE (``ValueError``)."""
-    formats = _formats(registry)
-    out = []
-    for (seq, command_index, timestamp_ns, pair_id, side, taker, taker_account, price, qty,
-         taker_leaves, maker, maker_account, maker_leaves, kind) in _columns(events, _TRADE_FIELDS):
-        if kind != _TRADE:
-            raise ValueError(f"event seq {seq} is not a TRADE")
-        name, fmt_price, fmt_qty = formats.get(pair_id)
-        amount = fmt_qty(qty)
-        out.append((
-            f'{{"maker_order_id":{maker},"taker_order_id":{taker},"price":{fmt_price(price)},'
-            f'"amount":{amount},"pair":{name},"timestamp":{timestamp_ns // 1_000_000},'
-            f'"quantity":{amount},"seq":{seq},"taker_side":{_SIDE.get(side, "null")},'
-            f'"maker_side":{_OTHER_SIDE.get(side, "null")},"maker_account":{maker_account},'
-            f'"taker_account":{taker_account},"maker_leaves":{fmt_qty(maker_leaves)},'
-            f'"taker_leaves":{fmt_qty(taker_leaves)},"command_index":{command_index}}}'
-        ).encode("ascii"))
-    return out
-
-
-_EVENT_FIELDS = ("seq", "kind", "reason", "command_index", "timestamp_ns", "pair_id",
-                 "order_id", "client_order_id", "account", "side", "order_type", "tif", "flags",
-                 "order_status", "price", "quantity", "filled_qty", "leaves_qty", "trade_qty",
-                 "maker_order_id", "maker_account", "maker_quantity", "maker_filled_qty",
-                 "maker_leaves_qty", "pair_status")
+    return _split(*encode_trades(events, registry))
 
 
 def events_to_json(events: np.ndarray, registry: PairRegistry) -> list[bytes]:
     """One ``order-events`` message per event, in order."""
-    formats = _formats(registry)
-    out = []
-    for (seq, kind, reason, command_index, timestamp_ns, pair_id, order_id, client_order_id,
-         account, side, order_type, tif, flags, order_status, price, quantity, filled, leaves,
-         trade_qty, maker_order_id, maker_account, maker_quantity, maker_filled, maker_leaves,
-         pair_status) in _columns(events, _EVENT_FIELDS):
-        name, fmt_price, fmt_qty = formats.get(pair_id)
-        head = (
-            f'{{"seq":{seq},"kind":{_KIND.get(kind, "null")},'
-            f'"reason":{_REASON.get(reason, "null")},"command_index":{command_index},'
-            f'"timestamp":{timestamp_ns // 1_000_000},"timestamp_ns":{timestamp_ns},'
-            f'"pair":{name},"pair_id":{pair_id}'
-        )
-        if kind == _PAIR_STATUS_KIND:
-            text = f'{head},"pair_status":{_PAIR_STATUS.get(pair_status, "null")}}}'
-        elif kind == _MASS_CANCELED:
-            text = f'{head},"account":{account},"canceled_count":{trade_qty}}}'
-        else:
-            text = (
-                f'{head},"order_id":{order_id},"client_order_id":{client_order_id},'
-                f'"account":{account},"side":{_SIDE.get(side, "null")},'
-                f'"order_type":{_TYPE.get(order_type, "null")},"tif":{_TIF.get(tif, "null")},'
-                f'"post_only":{"true" if flags & _POST_ONLY else "false"},'
-                f'"order_status":{_ORDER_STATUS.get(order_status, "null")},'
-                f'"price":{fmt_price(price)},"quantity":{fmt_qty(quantity)},'
-                f'"filled_qty":{fmt_qty(filled)},"leaves_qty":{fmt_qty(leaves)}'
-            )
-            if kind == _TRADE:
-                text += (
-                    f',"trade_qty":{fmt_qty(trade_qty)},"maker_order_id":{maker_order_id},'
-                    f'"maker_account":{maker_account},'
-                    f'"maker_side":{_OTHER_SIDE.get(side, "null")},'
-                    f'"maker_quantity":{fmt_qty(maker_quantity)},'
-                    f'"maker_filled_qty":{fmt_qty(maker_filled)},'
-                    f'"maker_leaves_qty":{fmt_qty(maker_leaves)}}}'
-                )
-            else:
-                text += "}"
-        out.append(text.encode("ascii"))
-    return out
+    return _split(*encode_events(events, registry))
 
 
 def trade_json(event, registry: PairRegistry) -> bytes:
