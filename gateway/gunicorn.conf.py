@@ -15,9 +15,11 @@ _settings = wiring.settings_from_environment()
 
 bind = [_settings.gateway.bind]
 workers = _settings.gateway.workers
-# Threads let one worker's requests wait for the journal's fsync (or Kafka's ack) together.
-worker_class = "gthread"
-threads = 4
+# A write answers only once it is durable (journal fsync, or Kafka acks=all), so a request
+# mostly waits; gthread threads let one worker's requests wait for the same fsync (or ack)
+# together, and more threads mean more requests per fsync (gateway.threads).
+worker_class = _settings.gateway.worker_class
+threads = _settings.gateway.threads
 control_socket_disable = True  # gunicorn >= 25 would share $HOME/.gunicorn/gunicorn.ctl
 keepalive = 5
 timeout = 30

@@ -29,10 +29,10 @@ import numpy as np
 from ringex.errors import ValidationError
 from ringex.pairs import PairRegistry
 from ringex.records import CommandKind
-from ringex.wire.json_commands import decode_command
+from ringex.wire.json_commands import decode_command, decode_commands
 
-__all__ = ["seed_order", "native_order", "amend_order", "cancel_order", "cancel_all",
-           "batch_items"]
+__all__ = ["seed_order", "native_order", "native_orders", "amend_order", "cancel_order",
+           "cancel_all", "batch_items"]
 
 _PLACEHOLDER_ID = 1
 _TYPE_KEY = re.compile(rb'"type"\s*:')
@@ -84,23 +84,61 @@ def seed_order(body: bytes, registry: PairRegistry, account: int, timestamp_ns: 
         raise ValidationError(field, exc.message) from None
 
 
+def _new_command(body: bytes) -> bytes:
+    """A native order body with the ``"type":"new"`` discriminator spliced in if absent."""
+    stripped = _object_body(body)
+    if _TYPE_KEY.search(stripped) is None:
+        inner = stripped[1:].lstrip()
+        separator = b"" if inner.startswith(b"}") else b","
+        stripped = b'{"type":"new"' + separator + inner
+    return stripped
+
+
 def native_order(body: bytes, registry: PairRegistry, account: int, timestamp_ns: int,
-                 max_bytes: int, field_prefix: str = "") -> np.ndarray:
-    """``POST /orders`` body (or one batch item) -> one NEW record."""
-    try:
-        stripped = _object_body(body)
-        if _TYPE_KEY.search(stripped) is None:
-            inner = stripped[1:].lstrip()
-            separator = b"" if inner.startswith(b"}") else b","
-            stripped = b'{"type":"new"' + separator + inner
-        record = _decode(stripped, registry, account, timestamp_ns, max_bytes)
-        if int(record["kind"][0]) != CommandKind.NEW:
-            raise ValidationError("type", "only 'new' orders are placed here")
-        return record
-    except ValidationError as exc:
-        if field_prefix:
-            raise ValidationError(f"{field_prefix}.{exc.field}", exc.message) from None
-        raise
+                 max_bytes: int) -> np.ndarray:
+    """``POST /orders`` body -> one NEW record."""
+    record = _decode(_new_command(body), registry, account, timestamp_ns, max_bytes)
+    if int(record["kind"][0]) != CommandKind.NEW:
+        raise ValidationError("type", "only 'new' orders are placed here")
+    return record
+
+
+def native_orders(items: list[bytes], registry: PairRegistry, account: int, timestamp_ns: int,
+                  max_bytes: int) -> tuple[np.ndarray, list[int], dict[int, ValidationError]]:
+    """The items of ``POST /orders/batch`` -> ``(NEW records, their item indices, {index:
+    error})``, with the same checks as :func:`native_order` item by item (errors name
+    ``orders[i].<field>``), but decoded in one pass into one array."""
+    errors: dict[int, ValidationError] = {}
+    payloads: list[bytes] = []
+    positions: list[int] = []
+    for index, item in enumerate(items):
+        try:
+            payloads.append(_new_command(item))
+            positions.append(index)
+        except ValidationError as exc:
+            errors[index] = exc
+    records, failures = decode_commands(
+        payloads, registry, order_ids=[_PLACEHOLDER_ID] * len(payloads),
+        timestamp_ns=timestamp_ns, default_account=account, max_bytes=max_bytes + _SPLICE_ROOM)
+    failed = {positions[at] for at, _ in failures}
+    for at, exc in failures:
+        field = "body" if exc.field == "payload" else exc.field
+        errors[positions[at]] = ValidationError(field, exc.message)
+    decoded = [index for index in positions if index not in failed]
+    wrong_account = records["account"] != account
+    not_new = records["kind"] != CommandKind.NEW
+    if wrong_account.any() or not_new.any():
+        for row in np.flatnonzero(wrong_account | not_new).tolist():
+            errors[decoded[row]] = (
+                ValidationError("account", "set by the API key; leave it out")
+                if wrong_account[row] else
+                ValidationError("type", "only 'new' orders are placed here"))
+        keep = ~(wrong_account | not_new)
+        records = records[keep]
+        decoded = [index for index, kept in zip(decoded, keep.tolist()) if kept]
+    prefixed = {index: ValidationError(f"orders[{index}].{exc.field}", exc.message)
+                for index, exc in errors.items()}
+    return records, decoded, prefixed
 
 
 def amend_order(body: bytes, registry: PairRegistry, account: int, timestamp_ns: int,

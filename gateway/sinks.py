@@ -5,8 +5,10 @@ once the sequencer holds all of them durably; that is what a gateway 2xx promise
 
 * :class:`EmbeddedSink` publishes into the inbound ring through
   :class:`ringex.runtime.submit.InboundClient` and returns when the journal has the records on
-  disk. NEW orders get ``order_id = journal position + 1`` (ids stay unique across restarts on
-  one ``var_dir``); the other commands get the same number as a receipt.
+  disk (``wait_durable_position``: one watcher thread per worker polls the journal for all of
+  the worker's threads, which mostly wait for the same fsync). NEW orders get
+  ``order_id = journal position + 1`` (ids stay unique across restarts on one ``var_dir``);
+  the other commands get the same number as a receipt.
 * :class:`KafkaSink` produces each record as a native JSON message to ``orders`` (key = the
   pair's name, so one partition per pair) with an idempotent ``acks=all`` producer, and waits
   for the delivery reports. The order id is ``kafka_order_id(partition, offset)``, exactly the
@@ -35,7 +37,6 @@ __all__ = ["SequencerUnavailable", "OrderSink", "EmbeddedSink", "KafkaSink"]
 
 log = logging.getLogger("ringex.gateway")
 _REATTACH_INTERVAL_S = 1.0
-_DURABLE_POLL_S = 50e-6
 
 
 class SequencerUnavailable(RingexError):
@@ -87,26 +88,13 @@ class EmbeddedSink:
         client = self._client()
         try:
             positions = client.submit(commands, wait_durable=False)
-            # submit returns journal positions: inbound sequence + the journal's base
-            self._wait_durable(client, int(positions[-1]) - getattr(client, "base", 0))
+            client.wait_durable_position(int(positions[-1]), self.timeout_s)
         except TimeoutError as exc:
             raise SequencerUnavailable(f"not durable within {self.timeout_s:g}s: {exc}") from None
         except RingexError as exc:  # the ring was halted: the exchange is stopping
             self._drop(str(exc))
             raise SequencerUnavailable(str(exc)) from None
         return (positions + 1).tolist()
-
-    def _wait_durable(self, client, sequence: int) -> None:
-        """Poll the journal's sequence every ~50 us. (``InboundClient.wait_durable`` backs off
-        to 1 ms, which adds up to a millisecond to every acknowledgement under load.)"""
-        ring, slot = client.ring, client.journal_slot
-        if ring.consumer_sequence(slot) >= sequence:
-            return
-        deadline = time.monotonic() + self.timeout_s
-        while ring.consumer_sequence(slot) < sequence:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the journal did not reach sequence {sequence} in time")
-            time.sleep(_DURABLE_POLL_S)
 
     def _drop(self, reason: str) -> None:
         self._last_error = reason

@@ -116,7 +116,8 @@ def start_bare(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("bare falcon did not start")
 
 
-def start_exchange(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_exchange(workdir: Path, workers: int, threads: int,
+                   worker_class: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir),
@@ -124,6 +125,8 @@ def start_exchange(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
         "RINGEX_RUNTIME_METRICS_PORT": str(free_port()),
         "RINGEX_RUNTIME_LOG_LEVEL": "warning",
         "RINGEX_GATEWAY_WORKERS": str(workers),
+        "RINGEX_GATEWAY_THREADS": str(threads),
+        "RINGEX_GATEWAY_WORKER_CLASS": worker_class,
         "RINGEX_GATEWAY_API_KEYS": f"{API_KEY}:{ACCOUNT}",
         "RINGEX_GATEWAY_RATE_LIMIT_PER_S": "10000000",
         "RINGEX_GATEWAY_RATE_LIMIT_BURST": "10000000",
@@ -134,7 +137,12 @@ def start_exchange(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
          "--bind", f"127.0.0.1:{port}"],
         cwd=REPO, env=environ, stdout=open(workdir / "serve.log", "wb"),
         stderr=subprocess.STDOUT, start_new_session=True)
-    _wait_http(port, "/health", 90, process)
+    try:
+        _wait_http(port, "/health", 90, process)
+    except RuntimeError as exc:
+        stop(process)
+        log = (workdir / "serve.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"ringex serve: {exc}; its log ends with:\n{log}") from None
     return process, port
 
 
@@ -154,9 +162,22 @@ def request_bytes(path: str, body: bytes) -> bytes:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-def _loader(port: int, requests: list[bytes], connections: int, duration: float, warmup: float,
-            results) -> None:
-    """Closed loop over ``connections`` sockets; round trips after ``warmup`` are kept."""
+def _loader(index: int, port: int, requests: list[bytes], connections: int, duration: float,
+            warmup: float, keepalive: bool, results) -> None:
+    """One load process: its counts, or the traceback of what stopped it, go to ``results``."""
+    try:
+        outcome = _closed_loop(port, requests, connections, duration, warmup, keepalive)
+    except BaseException:  # noqa: BLE001 - the parent reports it; a silent death helps nobody
+        import traceback
+
+        outcome = {"error": traceback.format_exc()}
+    results.put({"loader": index, **outcome})
+
+
+def _closed_loop(port: int, requests: list[bytes], connections: int, duration: float,
+                 warmup: float, keepalive: bool) -> dict:
+    """Closed loop over ``connections`` sockets; round trips after ``warmup`` are kept. With
+    ``keepalive`` the next request goes on the same connection unless the server closes it."""
     selector = selectors.DefaultSelector()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -165,15 +186,17 @@ def _loader(port: int, requests: list[bytes], connections: int, duration: float,
     measure_from = start + warmup
     stop_at = measure_from + duration
 
+    def next_state() -> dict:
+        payload = requests[sent_counter[0] % len(requests)]
+        sent_counter[0] += 1
+        return {"t0": time.perf_counter(), "out": payload, "in": b""}
+
     def launch() -> None:
         sock = socket.socket()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        payload = requests[sent_counter[0] % len(requests)]
-        sent_counter[0] += 1
-        state = {"t0": time.perf_counter(), "out": payload, "in": b"", "connected": False}
         sock.connect_ex(("127.0.0.1", port))
-        selector.register(sock, selectors.EVENT_WRITE, state)
+        selector.register(sock, selectors.EVENT_WRITE, next_state())
 
     for _ in range(connections):
         launch()
@@ -194,40 +217,88 @@ def _loader(port: int, requests: list[bytes], connections: int, duration: float,
             head, sep, body = state["in"].partition(b"\r\n\r\n")
             if not sep:
                 if not chunk:
-                    raise RuntimeError("connection closed before an answer")
+                    raise RuntimeError(f"connection closed before an answer "
+                                       f"(got {len(state['in'])} bytes: {state['in'][:200]!r})")
                 continue
             length = 0
+            closing = not keepalive
             for line in head.split(b"\r\n")[1:]:
-                if line[:15].lower() == b"content-length:":
+                name = line[:16].lower()
+                if name.startswith(b"content-length:"):
                     length = int(line[15:])
+                elif name.startswith(b"connection:"):
+                    closing = closing or b"close" in line.lower()
             if len(body) < length:
                 continue
             done = time.perf_counter()
             status = int(head[9:12])
-            selector.unregister(sock)
-            sock.close()
             if state["t0"] >= measure_from:
                 latencies.append(done - state["t0"])
                 statuses[status] = statuses.get(status, 0) + 1
-            if done < stop_at:
-                launch()
+            if closing or done >= stop_at:
+                selector.unregister(sock)
+                sock.close()
+                if done < stop_at:
+                    launch()
+            else:
+                selector.modify(sock, selectors.EVENT_WRITE, next_state())
     for key in list(selector.get_map().values()):
         key.fileobj.close()
-    results.put({"latencies": latencies, "statuses": statuses})
+    return {"latencies": latencies, "statuses": statuses}
+
+
+class LoadFailed(RuntimeError):
+    """A load process failed or vanished; the message says which and why."""
+
+
+def _collect(processes, results, deadline: float) -> list[dict]:
+    """Every loader's counts. A loader that reports an error, or dies without reporting, or
+    a deadline that passes, raises :class:`LoadFailed` naming the loader and its cause."""
+    import queue
+
+    collected: dict[int, dict] = {}
+    while len(collected) < len(processes):
+        try:
+            outcome = results.get(timeout=0.5)
+        except queue.Empty:
+            for index, process in enumerate(processes):
+                if index not in collected and process.exitcode is not None:
+                    # it may have put its outcome just before exiting: one last look
+                    try:
+                        outcome = results.get(timeout=1.0)
+                    except queue.Empty:
+                        raise LoadFailed(f"loader {index} exited with code {process.exitcode} "
+                                         "without reporting (killed? out of memory?)") from None
+                    break
+            else:
+                if time.monotonic() > deadline:
+                    missing = sorted(set(range(len(processes))) - set(collected))
+                    raise LoadFailed(f"loaders {missing} did not report before the deadline")
+                continue
+        if "error" in outcome:
+            raise LoadFailed(f"loader {outcome['loader']} failed:\n{outcome['error']}")
+        collected[outcome["loader"]] = outcome
+    return [collected[index] for index in sorted(collected)]
 
 
 def run_load(port: int, requests: list[bytes], *, loaders: int, connections: int,
-             duration: float, warmup: float) -> dict:
+             duration: float, warmup: float, keepalive: bool = False) -> dict:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    processes = [context.Process(target=_loader, args=(port, requests[i::loaders] or requests,
-                                                       connections, duration, warmup, results))
+    processes = [context.Process(target=_loader, args=(i, port, requests[i::loaders] or requests,
+                                                       connections, duration, warmup,
+                                                       keepalive, results))
                  for i in range(loaders)]
     for process in processes:
         process.start()
-    collected = [results.get(timeout=duration + warmup + 60) for _ in processes]
-    for process in processes:
-        process.join(10)
+    try:
+        deadline = time.monotonic() + duration + warmup + 60
+        collected = _collect(processes, results, deadline)
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
     latencies = sorted(l for c in collected for l in c["latencies"])
     statuses: dict[int, int] = {}
     for c in collected:
@@ -268,9 +339,39 @@ def journal_orders(var_dir: Path) -> int:
     return int((records["kind"] == 1).sum())
 
 
+def _run_cases(args, load: dict, emit):
+    """baseline, then single and batch against one exchange; the journal counts with them."""
+    with tempfile.TemporaryDirectory(prefix="rgx-bench-gw-") as tmp:
+        workdir = Path(tmp)
+        bare, port = start_bare(workdir, args.workers)
+        try:
+            baseline = run_load(port, [request_bytes("/order", b) for b in order_bodies(2)],
+                                **load)
+        finally:
+            stop(bare)
+        emit({"case": "baseline_bare_falcon_json_post", **baseline,
+              "orders_per_s": baseline["requests_per_s"]})
+
+        exchange, port = start_exchange(workdir, args.workers, args.threads, args.worker_class)
+        try:
+            before = journal_orders(workdir / "var")
+            single = run_load(port, [request_bytes("/order", b) for b in order_bodies(64)],
+                              **load)
+            single_journal = journal_orders(workdir / "var") - before
+            batches = [request_bytes("/orders/batch", batch_body(args.batch, i))
+                       for i in range(2)]
+            batch = run_load(port, batches, **load)
+            total_journal = journal_orders(workdir / "var") - before
+        finally:
+            stop(exchange)
+    return baseline, single, single_journal, batch, total_journal
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16, help="per gthread gateway worker")
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--loaders", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8, help="in flight per loader")
     parser.add_argument("--batch", type=int, default=100)
@@ -286,36 +387,19 @@ def main(argv=None) -> int:
             print("  ".join(f"{k}={v}" for k, v in record.items()), flush=True)
 
     emit({"bench": "gateway", **machine_line(),
-          "conditions": {"workers": args.workers, "loaders": args.loaders,
+          "conditions": {"workers": args.workers, "threads": args.threads,
+                         "worker_class": args.worker_class, "loaders": args.loaders,
                          "connections_per_loader": args.connections, "batch": args.batch,
                          "duration_s": args.duration, "warmup_s": args.warmup,
                          "journal_fsync": True}})
     load = dict(loaders=args.loaders, connections=args.connections, duration=args.duration,
                 warmup=args.warmup)
     ok = True
-    with tempfile.TemporaryDirectory(prefix="rgx-bench-gw-") as tmp:
-        workdir = Path(tmp)
-        bare, port = start_bare(workdir, args.workers)
-        try:
-            baseline = run_load(port, [request_bytes("/order", b) for b in order_bodies(2)],
-                                **load)
-        finally:
-            stop(bare)
-        emit({"case": "baseline_bare_falcon_json_post", **baseline,
-              "orders_per_s": baseline["requests_per_s"]})
-
-        exchange, port = start_exchange(workdir, args.workers)
-        try:
-            before = journal_orders(workdir / "var")
-            single = run_load(port, [request_bytes("/order", b) for b in order_bodies(64)],
-                              **load)
-            single_journal = journal_orders(workdir / "var") - before
-            batches = [request_bytes("/orders/batch", batch_body(args.batch, i))
-                       for i in range(2)]
-            batch = run_load(port, batches, **load)
-            total_journal = journal_orders(workdir / "var") - before
-        finally:
-            stop(exchange)
+    try:
+        baseline, single, single_journal, batch, total_journal = _run_cases(args, load, emit)
+    except (LoadFailed, RuntimeError) as exc:
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
     acknowledged_single = single["statuses"].get("202", 0)
     emit({"case": "single_post_order", **single, "orders_per_s": single["requests_per_s"],
           "ratio_to_baseline": round(single["requests_per_s"] / baseline["requests_per_s"], 3),

@@ -61,10 +61,17 @@ class RedisSettings:
     prefix: str = "ringex:"
 
 
+#: gunicorn worker classes the gateway runs under (both ship with gunicorn).
+GATEWAY_WORKER_CLASSES = ("gthread", "sync")
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     bind: str = "127.0.0.1:8080"
     workers: int = 2
+    # gunicorn worker class: "gthread" (threads wait for the sequencer together) or "sync"
+    worker_class: str = "gthread"
+    threads: int = 16  # per gthread worker: requests of one worker waiting for durability at once
     enabled: bool = True
     # "key1:account1,key2:account2"; empty in embedded mode = one demo key printed at start-up
     api_keys: str = ""
@@ -105,6 +112,11 @@ class Settings:
         if bool(self.kafka.bootstrap) != bool(self.redis.url):
             raise ConfigError("kafka.bootstrap and redis.url go together: set both "
                               "(distributed mode) or neither (embedded mode)")
+        if self.gateway.worker_class not in GATEWAY_WORKER_CLASSES:
+            raise ConfigError(f"gateway.worker_class must be one of {GATEWAY_WORKER_CLASSES}, "
+                              f"got {self.gateway.worker_class!r}")
+        if self.gateway.workers < 1 or self.gateway.threads < 1:
+            raise ConfigError("gateway.workers and gateway.threads must be >= 1")
         for name in ("inbound_capacity", "outbound_capacity", "book_ring_capacity"):
             value = getattr(self.engine, name)
             if value < 2 or value & (value - 1):

@@ -190,21 +190,15 @@ class BatchResource:
         desk = self.desk
         body = read_body(req, desk.max_body)
         items = bodies.batch_items(body, desk.settings.max_batch_orders)
-        now = time.time_ns()
+        records, good_index, errors = bodies.native_orders(items, desk.registry, account,
+                                                           time.time_ns(), desk.max_body)
         results: list[dict | None] = [None] * len(items)
-        good_records = []
-        good_index = []
-        for index, item in enumerate(items):
-            try:
-                good_records.append(bodies.native_order(item, desk.registry, account, now,
-                                                        desk.max_body, f"orders[{index}]"))
-                good_index.append(index)
-            except ValidationError as exc:
-                desk.metrics.rejected.labels("invalid").inc()
-                results[index] = {"status": 400, "error": problem_body(
-                    400, "invalid request", exc.message, exc.field)}
-        if good_records:
-            records = np.concatenate(good_records)
+        for index, exc in errors.items():
+            results[index] = {"status": 400, "error": problem_body(
+                400, "invalid request", exc.message, exc.field)}
+        if errors:
+            desk.metrics.rejected.labels("invalid").inc(len(errors))
+        if len(records):
             ids = desk.sequence(records)
             for index, answer in zip(good_index, desk.placed(records, ids, account)):
                 results[index] = {"status": 202, "order": answer}

@@ -1,8 +1,10 @@
 """Placing, reading, listing, canceling and amending orders through the app (TestClient)."""
 
+import json
+
 import pytest
 
-from tests.gateway.conftest import ALICE, ALICE_HEADERS, BOB_HEADERS
+from tests.gateway.conftest import ALICE, ALICE_HEADERS, BOB, BOB_HEADERS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,6 +75,29 @@ def test_batch_answers_each_order_on_its_own(client, engine_sink):
     assert [item["order"]["order_id"] for item in body["results"] if item["status"] == 202] \
         == [1, 2, 3]
     assert len(engine_sink.submitted) == 1  # one durable write for the whole batch
+
+
+def test_batch_items_are_checked_like_single_orders(client, engine_sink):
+    """Another account, another command type, a non-object item and a malformed one are
+    refused item by item; the good items keep their order and their indices."""
+    good = {"pair": "BTC-USDT", "side": "SELL", "order_type": "LIMIT", "price": "65001.00",
+            "quantity": "0.1"}
+    body = (b'{"orders":[' + json.dumps(good).encode()
+            + b',' + json.dumps({**good, "account": BOB}).encode()
+            + b',{"type":"cancel","pair":"BTC-USDT","order_id":5}'
+            + b',[1,2]'
+            + b',' + json.dumps({**good, "account": ALICE, "client_order_id": "a-9"}).encode()
+            + b',{"pair":"BTC-USDT","side":"SELL","pair":"ETH-USDT"}]}')
+    result = client.simulate_post("/orders/batch", body=body, headers=ALICE_HEADERS)
+    assert result.status_code == 200, result.text
+    results = result.json["results"]
+    assert [item["status"] for item in results] == [202, 400, 400, 400, 202, 400]
+    assert [results[i]["error"]["field"] for i in (1, 2, 3, 5)] == \
+        ["orders[1].account", "orders[2].type", "orders[3].body", "orders[5].pair"]
+    submitted = engine_sink.submitted[-1]
+    assert submitted["account"].tolist() == [ALICE, ALICE]
+    assert submitted["client_order_id"].tolist()[0] == 0 and results[4]["order"][
+        "client_order_id"] == submitted["client_order_id"].tolist()[1] != 0
 
 
 def test_batch_limit(client):
