@@ -97,14 +97,29 @@ class SnapshotStore:
             for leftover in self.directory.glob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
 
-    def load_latest(self, pairs: Sequence, *, order_capacity: int) -> Recovered | None:
-        """The engine of the newest valid snapshot, or None if there is none."""
+    @staticmethod
+    def seq_of(path: Path) -> int:
+        """The last seq a snapshot file covers, from its name."""
+        return int(path.name[len(_PREFIX):-len(SNAPSHOT_SUFFIX)])
+
+    def load_latest(self, pairs: Sequence, *, order_capacity: int,
+                    max_seq: int | None = None) -> Recovered | None:
+        """The engine of the newest valid snapshot, or None if there is none.
+
+        ``max_seq``: only a snapshot whose last seq is at or below it (what every sink already
+        holds), so that a replay regenerates every event a sink still lacks. Newer files are
+        skipped, not rejected: they stay for a later recovery.
+        """
         from ringex.engine import MatchingEngine
         from ringex.snapshot import SNAPSHOT_VERSION
 
         self.clean_leftovers()
         rejected: list[tuple[Path, str]] = []
         for path in self.files():
+            if max_seq is not None and self.seq_of(path) > max_seq:
+                log.info("snapshot %s covers events beyond seq %d, the last one every sink "
+                         "holds; trying an older one", path.name, max_seq)
+                continue
             started = time.perf_counter()
             try:
                 blob = path.read_bytes()
@@ -135,4 +150,7 @@ class SnapshotStore:
         if rejected:
             log.error("no usable snapshot (%d rejected): recovering from the beginning of the "
                       "input", len(rejected))
+        elif max_seq is not None and self.files():
+            log.warning("every snapshot covers events beyond seq %d, the last one every sink "
+                        "holds: recovering from the beginning of the input", max_seq)
         return None

@@ -209,7 +209,12 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     control = loop.new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
                                max_commands=settings.engine.max_batch,
                                book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
-    recovered = store.load_latest(registry.pairs, order_capacity=capacity)
+    max_seq = None
+    if not names.embedded and outbound.cursor < 0:  # a new run: the ring holds no events yet
+        from ringex.runtime.delivered import delivered_seq
+
+        max_seq = delivered_seq(settings, registry)
+    recovered = store.load_latest(registry.pairs, order_capacity=capacity, max_seq=max_seq)
     if recovered is None:
         engine = MatchingEngine(registry.pairs, order_capacity=capacity)
     else:

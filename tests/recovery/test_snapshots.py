@@ -53,6 +53,25 @@ def test_newest_valid_snapshot_is_loaded_and_n_are_kept(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_max_seq_picks_the_newest_snapshot_the_sinks_have_reached(tmp_path):
+    """A new run recovers at or below what every sink holds; newer files are kept, not
+    rejected; with none old enough it starts from the beginning (None)."""
+    store = SnapshotStore(tmp_path, keep=3)
+    engines = [_engine(n) for n in (10, 20, 30)]
+    for engine in engines:
+        _write(store, engine)
+    seqs = [engine.next_seq - 1 for engine in engines]
+    pairs = default_pairs().pairs
+    recovered = store.load_latest(pairs, order_capacity=4096, max_seq=seqs[2] - 1)
+    assert recovered.meta["last_seq"] == seqs[1]
+    assert recovered.engine.state_hash() == engines[1].state_hash()
+    assert store.load_latest(pairs, order_capacity=4096, max_seq=seqs[1]).meta["last_seq"] \
+        == seqs[1]
+    assert store.load_latest(pairs, order_capacity=4096, max_seq=seqs[0] - 1) is None
+    assert [store.seq_of(p) for p in store.files()] == seqs[::-1]  # nothing set aside
+    assert not list(tmp_path.glob("*.rejected"))
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "version", "pairs", "empty"])
 def test_a_bad_newest_snapshot_is_reported_and_the_previous_one_used(tmp_path, caplog, damage):
     store = SnapshotStore(tmp_path, keep=3)
