@@ -17,7 +17,10 @@ def settings_from_args(args, environ=None):
     from ringex.config import load_settings
 
     flags = {
-        "kafka": {"bootstrap": getattr(args, "kafka", "")},
+        "kafka": {"bootstrap": getattr(args, "kafka", ""),
+                  "group_id": getattr(args, "group_id", ""),
+                  "orders_partitions": getattr(args, "orders_partitions", ""),
+                  **({"lease": True} if getattr(args, "lease", False) else {})},
         "redis": {"url": getattr(args, "redis", "")},
         "runtime": {"var_dir": getattr(args, "var_dir", ""),
                     "log_level": getattr(args, "log_level", "")},
@@ -128,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", default="", help="gateway address, host:port")
     serve.add_argument("--log-level", default="")
     serve.add_argument("--no-gateway", action="store_true")
+    serve.add_argument("--group-id", default="",
+                       help="this instance's Kafka group id (its offsets; scale-out)")
+    serve.add_argument("--orders-partitions", default="",
+                       help="the orders partitions this instance owns, e.g. 0,2 (scale-out)")
+    serve.add_argument("--lease", action="store_true",
+                       help="run only while holding the lease of the group id; a standby "
+                            "runs the same command (docs/deployment.md)")
     serve.set_defaults(func=_serve)
 
     gateway = commands.add_parser("gateway", help="run only the REST gateway (distributed mode)")

@@ -53,6 +53,13 @@ class KafkaSettings:
     events_topic: str = "order-events"
     partitions: int = 3
     bridges: int = 1
+    # scale-out (docs/deployment.md): the `orders` partitions this instance owns, assigned
+    # statically (empty: all of them, spread over the bridges by the consumer group)
+    orders_partitions: tuple[int, ...] = ()
+    # takeover: run only while this process holds the lease of `group_id`, a Kafka consumer
+    # group (`<group_id>-lease`); a standby runs the same settings and waits for it
+    lease: bool = False
+    lease_session_ms: int = 6000
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,16 @@ class Settings:
                               "must be >= 0, engine.snapshots_kept >= 1")
         if self.engine.order_capacity < 1 or self.engine.max_batch < 1:
             raise ConfigError("engine.order_capacity and engine.max_batch must be >= 1")
+        owned = self.kafka.orders_partitions
+        if any(p < 0 for p in owned) or len(set(owned)) != len(owned):
+            raise ConfigError(f"kafka.orders_partitions must be distinct partition numbers "
+                              f">= 0, got {list(owned)}")
+        if (owned or self.kafka.lease) and self.embedded:
+            raise ConfigError("kafka.orders_partitions and kafka.lease need the distributed "
+                              "mode (kafka.bootstrap and redis.url)")
+        if self.kafka.lease_session_ms < 1000:
+            raise ConfigError(f"kafka.lease_session_ms must be >= 1000, got "
+                              f"{self.kafka.lease_session_ms}")
         self.registry()  # raises ConfigError for bad pairs
         return self
 
@@ -147,6 +164,19 @@ def _coerce(section: str, key: str, raw: Any, target: Any) -> Any:
                                                       "no", "off"):
             return raw.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{where} must be a boolean, got {raw!r}")
+    if isinstance(target, tuple):  # a list of ints: a TOML array, or "0,2" from the environment
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{where} must be a list of integers, got {raw!r}")
+        values = []
+        for item in items:
+            if isinstance(item, str) and item.strip().lstrip("-").isdigit():
+                values.append(int(item))
+            elif type(item) is int:
+                values.append(item)
+            elif not (isinstance(item, str) and not item.strip()):
+                raise ConfigError(f"{where} must be a list of integers, got {raw!r}")
+        return tuple(sorted(values))
     if isinstance(target, int):
         if isinstance(raw, bool):
             raise ConfigError(f"{where} must be an integer, got {raw!r}")

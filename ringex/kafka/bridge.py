@@ -12,6 +12,13 @@ Poison messages: a message that fails to decode, for any reason, is copied to th
 out of this loop; client errors (a fatal consumer error, a halted ring) end it with an
 exception for the supervisor to restart it.
 
+Static assignment (``partitions=``, what ``ringex serve`` does when ``kafka.orders_partitions``
+is set, ``docs/deployment.md``): the bridge ``assign()``s exactly those partitions instead of
+joining the group's rebalancing, and it checks that every record's pair lives in the partition
+it came from (``crc32(pair) % n``, :mod:`ringex.kafka.partitioning`). A message naming a pair
+of another partition would otherwise split that pair's book over two engine instances; it is
+rejected like any malformed message (DLQ + ``kind = 0`` record, with no pair).
+
 The caller runs this in its own process (or thread, in tests) and stops it with
 ``should_stop``; Kafka clients are created here, after any fork.
 """
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -32,9 +39,10 @@ from ringex.kafka.decode import (decode_message, frame_record_errors, invalid_co
 from ringex.kafka.dlq import DeadLetters
 from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
 from ringex.kafka.offsets import REPLAY, OffsetPolicy
+from ringex.kafka.partitioning import partition_for
 from ringex.records import COMMAND_DTYPE
 
-__all__ = ["run_bridge", "BridgeStats"]
+__all__ = ["run_bridge", "BridgeStats", "home_partitions"]
 
 log = logging.getLogger("ringex.kafka.bridge")
 
@@ -52,10 +60,13 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
                offsets: OffsetPolicy = REPLAY, group_id: str | None = None,
                default_account: int | None = None, batch_size: int = 1000,
                poll_timeout: float = 0.1, client_id: str = "ringex-bridge",
-               consumer_extra: dict | None = None) -> BridgeStats:
+               consumer_extra: dict | None = None,
+               partitions: Sequence[int] | None = None) -> BridgeStats:
     """Run until ``should_stop()`` is true; returns what it moved. ``consumer_extra``:
-    more librdkafka settings (``ringex serve`` sets static group membership)."""
-    from confluent_kafka import Consumer
+    more librdkafka settings (``ringex serve`` sets static group membership).
+    ``partitions``: assign exactly these `orders` partitions (static assignment) instead of
+    subscribing, and reject messages whose pair belongs to another partition."""
+    from confluent_kafka import Consumer, TopicPartition
 
     from ringex.ring import Ring
 
@@ -71,9 +82,24 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
     tracker = offsets.tracker(consumer)
     dead_letters = DeadLetters(kafka.bootstrap, kafka.dlq_topic,
                                client_id=f"{client_id}-dlq", metrics=metrics)
-    consumer.subscribe([kafka.orders_topic], on_assign=tracker.on_assign,
-                       on_revoke=tracker.on_revoke)
-    log.info("bridge: %s -> ring %s (group %s, start %s, commit %s)", kafka.orders_topic,
+    homes = None
+    try:
+        if partitions is None:
+            consumer.subscribe([kafka.orders_topic], on_assign=tracker.on_assign,
+                               on_revoke=tracker.on_revoke)
+        else:
+            homes = home_partitions(registry, _partition_count(consumer, kafka.orders_topic,
+                                                               partitions))
+            tracker.on_assign(consumer, [TopicPartition(kafka.orders_topic, int(p))
+                                         for p in partitions])
+    except BaseException:
+        consumer.close()
+        dead_letters.close()
+        producer.close()
+        ring.close()
+        raise
+    log.info("bridge: %s%s -> ring %s (group %s, start %s, commit %s)", kafka.orders_topic,
+             "" if partitions is None else f" partitions {list(partitions)}",
              inbound_ring_name, group_id or kafka.group_id, offsets.start, offsets.commit)
     try:
         while not should_stop():
@@ -83,7 +109,7 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
                 tracker.tick()
                 continue
             commands, positions = _decode_batch(messages, registry, account, dead_letters,
-                                                metrics, stats)
+                                                metrics, stats, homes)
             if commands.shape[0]:
                 if not _write_all(producer, commands, should_stop, metrics):
                     break  # stopping with a full ring: these messages were not written
@@ -104,8 +130,40 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
     return stats
 
 
+def home_partitions(registry, partitions: int) -> np.ndarray:
+    """``homes[pair_id]``: the `orders` partition each pair is keyed to, ``crc32(name) % n``."""
+    return np.array([partition_for(pair.name.encode(), partitions) for pair in registry],
+                    dtype=np.int64)
+
+
+def _partition_count(consumer, topic: str, owned: Sequence[int]) -> int:
+    described = consumer.list_topics(topic, timeout=30).topics.get(topic)
+    if described is None or described.error is not None or not described.partitions:
+        raise RingexError(f"topic {topic!r} is missing; run ensure_topics first")
+    count = len(described.partitions)
+    beyond = sorted(p for p in owned if not 0 <= p < count)
+    if beyond:
+        raise RingexError(f"partitions {beyond} of {topic!r} do not exist (it has {count})")
+    return count
+
+
+def _misrouted(commands: np.ndarray, partition: int, homes: np.ndarray, registry):
+    """A ValidationError for the first record whose pair lives in another partition."""
+    pair_ids = commands["pair_id"]
+    known = (pair_ids >= 0) & (pair_ids < homes.shape[0])
+    wrong = np.nonzero(known & (homes[np.where(known, pair_ids, 0)] != partition))[0]
+    if not wrong.shape[0]:
+        return None
+    index = int(wrong[0])
+    pair = registry.get(int(pair_ids[index]))
+    where = "pair" if commands.shape[0] == 1 else f"records[{index}].pair"
+    return ValidationError(where, f"pair {pair.name} belongs to partition "
+                                  f"{int(homes[pair.pair_id])} of the orders topic (crc32 of "
+                                  f"its name), not {partition}: key orders by their pair")
+
+
 def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
-                  metrics: KafkaMetrics, stats: BridgeStats):
+                  metrics: KafkaMetrics, stats: BridgeStats, homes: np.ndarray | None = None):
     chunks: list[np.ndarray] = []
     consumed = 0
     positions: dict[tuple[str, int], int] = {}
@@ -125,6 +183,10 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
             commands, wire_format = decode_message(
                 message.value(), message.headers(), registry, partition=partition,
                 offset=offset, timestamp_ns=timestamp_ns, default_account=account)
+            misrouted = None if homes is None else _misrouted(commands, partition, homes,
+                                                              registry)
+            if misrouted is not None:
+                raise misrouted
             if wire_format == "frame":
                 _flag_bad_records(message, commands, registry, dead_letters)
             chunks.append(_mark_message(commands))
@@ -137,9 +199,11 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
         stats.rejected += 1
         metrics.error("decode")
         dead_letters.copy(message, problem)
+        pair_id = pair_id_of_key(message.key(), registry)
+        if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
+            pair_id = -1  # its events must not go to a partition another instance owns
         chunks.append(_mark_message(invalid_command(
-            partition=partition, offset=offset, timestamp_ns=timestamp_ns,
-            pair_id=pair_id_of_key(message.key(), registry))))
+            partition=partition, offset=offset, timestamp_ns=timestamp_ns, pair_id=pair_id)))
     stats.messages += consumed
     metrics.inc("messages_in", consumed)
     if not chunks:

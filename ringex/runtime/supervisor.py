@@ -221,6 +221,19 @@ class Supervisor:
             bridge.next_start = 0.0
             self._spawn(bridge)
 
+    def kill_children(self) -> None:
+        """SIGKILL every child now, with no drain and no last snapshot: for an instance that
+        lost its lease (``ringex/kafka/lease.py``), whose successor may already be running.
+        :meth:`stop` then only unlinks the segments."""
+        for child in self.children:
+            if child.process is not None and child.process.is_alive():
+                child.process.kill()
+        for child in self.children:
+            if child.process is not None:
+                child.process.join(5.0)
+        self.failed = True
+        self._stopping = True
+
     def stop(self, timeout: float = 30.0) -> None:
         if not self.rings:
             return

@@ -1,0 +1,424 @@
+"""Scale-out: two `ringex serve` instances own disjoint `orders` partitions; a standby takes
+over one of them after a kill -9 (docs/deployment.md).
+
+Four pairs, two per partition of a 2-partition `orders` topic (`crc32(pair) % 2`): DOGE-USDT
+and BNB-USDT in partition 0, BTC-USDT and ETH-USDT in partition 1. Instance A owns partition
+0 (group `...-a`), instance B partition 1 (group `...-b`); both hold their lease
+(`kafka.lease`). A standby A' runs A's settings with its own var dir and A's snapshot
+directory (the shared volume of a real deployment), and waits for A's lease.
+
+Orders flow all the time. A is killed with its whole process tree (kill -9). A' must get the
+lease, recover A's state from A's snapshots, replay partition 0 from the snapshot positions
+and carry on. Then, after a clean stop:
+
+* each partition `p` of `order-events` and `trades` equals, byte for byte, what the reference
+  matcher gives for partition `p` of `orders` alone: one instance matched it, nothing is lost
+  or doubled across the takeover, and every `orders` message has exactly one outcome;
+* the merged `trades`, per pair and without `seq`, equal the reference run over the whole
+  `orders` topic, as a single instance would have matched it;
+* each instance's final snapshot (A's written by A') has the reference's state hash;
+* each instance's Redis candles equal the fold of its reference trades.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
+
+from recovery_harness import Server, base_env, read_topic, reference_of_orders  # noqa: E402
+
+from ringex.commands import new, pack  # noqa: E402
+from ringex.config import load_settings  # noqa: E402
+from ringex.kafka.partitioning import partition_for  # noqa: E402
+from ringex.records import EventKind, Side  # noqa: E402
+from ringex.reference import ReferenceMatcher  # noqa: E402
+from ringex.ring.segment import list_segments  # noqa: E402
+from ringex.wire.frames import encode_frame  # noqa: E402
+from ringex.wire.ids import kafka_order_id  # noqa: E402
+from ringex.wire.json_events import events_to_json, trades_to_json  # noqa: E402
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis]
+
+PAIRS_TOML = """
+[[pairs]]
+name = "DOGE-USDT"
+tick_size = "0.00001"
+lot_size = "1"
+min_qty = "1"
+max_qty = "1000000"
+price_band = ["0.05000", "0.50000"]
+
+[[pairs]]
+name = "BNB-USDT"
+tick_size = "0.01"
+lot_size = "0.001"
+min_qty = "0.001"
+max_qty = "10000"
+price_band = ["500.00", "700.00"]
+
+[[pairs]]
+name = "BTC-USDT"
+tick_size = "0.01"
+lot_size = "0.00001"
+min_qty = "0.00001"
+max_qty = "100"
+price_band = ["60000.00", "70000.00"]
+
+[[pairs]]
+name = "ETH-USDT"
+tick_size = "0.01"
+lot_size = "0.0001"
+min_qty = "0.0001"
+max_qty = "1000"
+price_band = ["2000.00", "4000.00"]
+"""
+MIDS = {"DOGE-USDT": "0.12345", "BNB-USDT": "600.00", "BTC-USDT": "65000.00",
+        "ETH-USDT": "3000.00"}
+PARTITIONS = 2
+
+
+class Instance(Server):
+    """A `ringex serve --config <pairs>` tree; ``launch`` does not wait (a standby waits for
+    its lease before it creates anything)."""
+
+    def __init__(self, env, var_dir: Path, config: Path, log_path: Path):
+        super().__init__(env, var_dir, log_path)
+        self.config = config
+
+    def launch(self) -> None:
+        (self.var_dir / "run" / "rings.json").unlink(missing_ok=True)
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ringex.cli", "serve", "--config", str(self.config)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_up(self, timeout: float = 120.0) -> None:
+        rings = self.var_dir / "run" / "rings.json"
+        deadline = time.monotonic() + timeout
+        while not rings.exists():
+            assert self.process.poll() is None, self.tail()
+            assert time.monotonic() < deadline, f"serve did not come up\n{self.tail()}"
+            time.sleep(0.05)
+        self.wait_roles(timeout=timeout)
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.launch()
+        self.wait_up(timeout)
+
+    def wait_recovered(self, timeout: float = 120.0) -> None:
+        """Until this run's engine has published its recovered input positions."""
+        from ringex.recovery.positions import read_positions
+        from ringex.runtime.topology import read_ring_names
+
+        run = read_ring_names(self.var_dir).inbound
+        deadline = time.monotonic() + timeout
+        while True:
+            content = read_positions(self.var_dir, run=run)
+            if content and content["engine_pid"] in self.pids()["engine"]:
+                return
+            assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
+            time.sleep(0.02)
+
+
+class PairLoad(threading.Thread):
+    """Seeded JSON orders (limit near the mid, some market), cancels of delivered orders,
+    binary frames and one malformed message per partition, each keyed by its pair into
+    partition ``crc32(pair) % 2`` (librdkafka's default for keyed messages)."""
+
+    def __init__(self, bootstrap: str, topic: str, registry, *, rate: int, seed: int = 11):
+        super().__init__(daemon=True)
+        from confluent_kafka import Producer
+
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                  "enable.idempotence": True, "linger.ms": 5,
+                                  "message.timeout.ms": 0})
+        self.topic, self.registry, self.rate = topic, registry, rate
+        self.rng = np.random.default_rng(seed)
+        self.stop_event = threading.Event()
+        self.sent = self.acked = 0
+        self.failures: list[str] = []
+        self.resting: dict[str, list[int]] = {name: [] for name in MIDS}  # delivered NEW ids
+        self.frame_ids = 10**15
+        self.poisoned: set[int] = set()
+
+    def _delivered(self, err, message, pair: str | None) -> None:
+        if err is not None:
+            self.failures.append(str(err))
+            return
+        self.acked += 1
+        if pair is not None:
+            self.resting[pair].append(kafka_order_id(message.partition(), message.offset()))
+
+    def _message(self, i: int):
+        rng = self.rng
+        name = list(MIDS)[int(rng.integers(0, len(MIDS)))]
+        pair = self.registry.get(name)
+        key = name.encode()
+        partition = partition_for(key, PARTITIONS)
+        mid = pair.price_to_ticks(MIDS[name])
+        roll = rng.random()
+        if partition not in self.poisoned and i > 50:
+            self.poisoned.add(partition)
+            return key, partition, b'{"action":"new","order":{"pair":', None
+        if roll < 0.03:
+            records = []
+            for k in range(3):
+                self.frame_ids += 1
+                side = Side.BUY if k % 2 else Side.SELL
+                records.append(new(self.frame_ids, 9, side, mid + int(rng.integers(-2, 3)),
+                                   pair.min_qty_lots * int(rng.integers(1, 20)),
+                                   pair=pair.pair_id))
+            return key, partition, encode_frame(pack(records)), None
+        if roll < 0.10 and self.resting[name]:
+            target = self.resting[name][int(rng.integers(0, len(self.resting[name])))]
+            body = {"action": "cancel", "order": {"id": target, "pair": name}}
+            return key, partition, json.dumps(body).encode(), None
+        side = "buy" if rng.random() < 0.5 else "SELL"
+        offset = int(rng.integers(-3, 8))
+        order = {"id": i, "pair": name, "side": side, "type": "LIMIT",
+                 "price": pair.ticks_to_price(mid - offset if side == "buy" else mid + offset),
+                 "amount": pair.lots_to_qty(pair.min_qty_lots * int(rng.integers(1, 50)))}
+        if rng.random() < 0.05:
+            order["type"] = "MARKET"
+            del order["price"]
+        return key, partition, json.dumps({"action": "new", "order": order}).encode(), name
+
+    def run(self) -> None:
+        i, tick = 0, 0.02
+        per_tick = max(1, int(self.rate * tick))
+        next_at = time.monotonic()
+        while not self.stop_event.is_set():
+            for _ in range(per_tick):
+                i += 1
+                key, partition, value, pair = self._message(i)
+                while True:
+                    try:
+                        self.producer.produce(
+                            self.topic, value, key, partition=partition,
+                            on_delivery=lambda err, msg, pair=pair: self._delivered(err, msg,
+                                                                                    pair))
+                        break
+                    except BufferError:
+                        self.producer.poll(0.05)
+                self.sent += 1
+            self.producer.poll(0)
+            next_at += tick
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def finish(self, timeout: float = 60.0) -> None:
+        self.stop_event.set()
+        self.join(30)
+        assert self.producer.flush(timeout) == 0, "orders not acknowledged"
+        assert not self.failures, self.failures[:5]
+        assert self.acked == self.sent
+
+
+def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],
+                           timeout: float = 90.0) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = read_topic(bootstrap, topic)
+        counts = {p: sum(1 for m in messages if m.partition() == p) for p in wanted}
+        if all(counts[p] >= n for p, n in wanted.items()):
+            return messages
+        assert time.monotonic() < deadline, f"{topic}: {counts}, expected {wanted}"
+        time.sleep(0.5)
+
+
+def _check_candles(redis_url: str, prefix: str, registry, trades: np.ndarray,
+                   pairs: list[str], last_seq: int, timeout: float = 60.0) -> None:
+    import redis
+
+    from ringex.marketdata.interface import interval_ms
+    from ringex.marketdata.ohlcv import fold_candles
+    from ringex.marketdata.redis_store import RedisMarketData
+
+    store = RedisMarketData(redis.Redis.from_url(redis_url), registry, prefix=prefix)
+    try:
+        deadline = time.monotonic() + timeout
+        while store.last_seq() < last_seq:
+            assert time.monotonic() < deadline, f"{prefix}: Redis stuck at {store.last_seq()}"
+            time.sleep(0.2)
+        assert store.last_seq() == last_seq
+        for interval in ("1s", "1m"):
+            folded = fold_candles(trades, interval_ms(interval))
+            for name in pairs:
+                pair_id = registry.get(name).pair_id
+                got = {(c.pair_id, c.start_ms): c
+                       for c in store.candles(name, interval, limit=100_000)}
+                want = {k: v for k, v in folded.items() if k[0] == pair_id}
+                assert want, f"no {name} trades: the load is too thin"
+                assert got == want, f"{prefix}: {name} {interval} candles differ from the fold"
+    finally:
+        store.close()
+
+
+def _failover_steps(log: str, killed_wall: float) -> dict[str, float]:
+    """Seconds from the kill to each step of the standby's takeover, from its JSON log."""
+    from datetime import datetime
+
+    steps = {"lease_held_s": "lease ", "engine_recovered_s": "engine recovered",
+             "bridge_assigned_s": "assigned [", "publisher_resumed_s": "resumes after"}
+    found = {}
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        for name, words in steps.items():
+            if name not in found and words in entry.get("msg", "") and (
+                    name != "lease_held_s" or entry["msg"].endswith(": held")):
+                stamp = datetime.fromisoformat(entry["ts"].replace("Z", "+00:00")).timestamp()
+                found[name] = round(stamp - killed_wall, 2)
+    return found
+
+
+def _without_seq(payloads) -> dict[str, list[dict]]:
+    per_pair: dict[str, list[dict]] = {}
+    for payload in payloads:
+        trade = json.loads(payload)
+        trade.pop("seq", None)
+        trade.pop("command_index", None)
+        per_pair.setdefault(trade["pair"], []).append(trade)
+    return per_pair
+
+
+@pytest.mark.timeout(180)
+def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
+        tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
+    from services import delete_topics
+
+    topics = {"orders": kafka_topics(partitions=PARTITIONS, prefix="orders"),
+              "dlq": kafka_topics(partitions=1, prefix="dlq"),
+              "trades": kafka_topics(partitions=PARTITIONS, prefix="trades"),
+              "events": kafka_topics(partitions=PARTITIONS, prefix="events")}
+    config = tmp_path / "pairs.toml"
+    config.write_text(PAIRS_TOML)
+    tag = f"rgxscale{os.getpid()}"
+    groups = {"a": f"{tag}-{time.time_ns()}-a", "b": f"{tag}-{time.time_ns()}-b"}
+    snapshots_a = tmp_path / "shared" / "a-snapshots"
+
+    def env_of(name: str, group: str, partition: int, snapshot_dir: Path):
+        env = base_env(tmp_path / name, f"{tag}{group[-1]}")  # the standby's removes A's
+        env.update(RINGEX_KAFKA_BOOTSTRAP=kafka_bootstrap, RINGEX_REDIS_URL=redis_url,
+                   RINGEX_REDIS_PREFIX=f"{redis_prefix}{group[-1]}:",
+                   RINGEX_KAFKA_ORDERS_TOPIC=topics["orders"],
+                   RINGEX_KAFKA_DLQ_TOPIC=topics["dlq"],
+                   RINGEX_KAFKA_TRADES_TOPIC=topics["trades"],
+                   RINGEX_KAFKA_EVENTS_TOPIC=topics["events"],
+                   RINGEX_KAFKA_PARTITIONS=str(PARTITIONS), RINGEX_KAFKA_GROUP_ID=group,
+                   RINGEX_KAFKA_ORDERS_PARTITIONS=str(partition), RINGEX_KAFKA_LEASE="true",
+                   RINGEX_ENGINE_SNAPSHOT_DIR=str(snapshot_dir))
+        (tmp_path / name).mkdir(parents=True, exist_ok=True)
+        return env
+
+    env_a = env_of("a", groups["a"], 0, snapshots_a)
+    env_b = env_of("b", groups["b"], 1, tmp_path / "b" / "snapshots")
+    env_standby = env_of("a2", groups["a"], 0, snapshots_a)  # A's settings, its own var dir
+    settings = load_settings(config, environ=env_a)
+    registry = settings.registry()
+    assert [partition_for(p.name.encode(), PARTITIONS) for p in registry] == [0, 0, 1, 1]
+    a = Instance(env_a, tmp_path / "a", config, tmp_path / "a.log")
+    b = Instance(env_b, tmp_path / "b", config, tmp_path / "b.log")
+    standby = Instance(env_standby, tmp_path / "a2", config, tmp_path / "a2.log")
+    load = PairLoad(kafka_bootstrap, topics["orders"], registry, rate=600)
+    timings = {}
+    try:
+        a.start()
+        b.start()
+        standby.launch()
+        load.start()
+        time.sleep(4.0)
+        assert not (tmp_path / "a2" / "run" / "rings.json").exists(), standby.tail()
+        assert "waiting for the lease" in standby.tail(), standby.tail()
+        assert list((snapshots_a).glob("snapshot-*.rgxsnap")), "A has made no snapshot yet"
+
+        killed, killed_wall = time.monotonic(), time.time()
+        a.kill_tree()
+        standby.wait_up(timeout=90)
+        timings["standby_up_s"] = round(time.monotonic() - killed, 2)
+        standby.wait_recovered(timeout=90)
+        timings["standby_recovered_s"] = round(time.monotonic() - killed, 2)
+        time.sleep(3.0)  # orders keep flowing into both partitions after the takeover
+        load.finish()
+
+        commands, expected, _, n_messages = reference_of_orders(
+            kafka_bootstrap, topics["orders"], settings)
+        assert n_messages == load.sent
+        per_partition = {}
+        for p in range(PARTITIONS):
+            own = commands[commands["source_partition"] == p]
+            reference = ReferenceMatcher(registry.pairs,
+                                         order_capacity=settings.engine.order_capacity)
+            per_partition[p] = (own, reference.process(own), reference)
+        events = _wait_partition_counts(kafka_bootstrap, topics["events"],
+                                        {p: len(v[1]) for p, v in per_partition.items()})
+        trades = read_topic(kafka_bootstrap, topics["trades"])
+    finally:
+        load.stop_event.set()
+        codes = {"b": b.stop(), "standby": standby.stop()}
+        if a.process is not None and a.process.poll() is None:
+            a.kill_tree()
+        delete_topics(kafka_bootstrap, [f"{topics['orders']}.lease"])
+    logs = {name: server.tail(400_000) for name, server in
+            (("a", a), ("b", b), ("a2", standby))}
+    assert codes == {"b": 0, "standby": 0}, {k: v[-4000:] for k, v in logs.items()}
+    for letter in ("a", "b"):  # the standby removed the segments the killed A left
+        assert not list_segments(f"{tag}{letter}"), letter
+
+    # each partition of the output is exactly its own instance's reference, byte for byte
+    for p, (own, want, reference) in per_partition.items():
+        got = [m.value() for m in sorted((m for m in events if m.partition() == p),
+                                         key=lambda m: m.offset())]
+        assert got == events_to_json(want, registry), f"order-events partition {p}"
+        got_trades = [m.value() for m in sorted((m for m in trades if m.partition() == p),
+                                                key=lambda m: m.offset())]
+        assert got_trades == trades_to_json(want[want["kind"] == EventKind.TRADE], registry), \
+            f"trades partition {p}"
+        # exactly one outcome per NEW command, at least one event per command
+        first = want[(want["kind"] == EventKind.ACCEPTED) | (want["kind"] == EventKind.REJECTED)]
+        index, counts = np.unique(first["command_index"], return_counts=True)
+        outcomes = np.zeros(len(own), dtype=np.int64)
+        outcomes[index] = counts
+        assert (outcomes[own["kind"] == 1] == 1).all(), f"partition {p}: a NEW without one outcome"
+        assert np.isin(np.arange(len(own)), want["command_index"]).all()
+        assert (own["kind"] == 0).sum() == 1, "one malformed message per partition"
+
+    # the merged trades equal a single engine's over the whole topic, per pair, without seq
+    single = trades_to_json(expected[expected["kind"] == EventKind.TRADE], registry)
+    assert _without_seq(m.value() for m in trades) == _without_seq(single)
+
+    # state: A's final snapshot (written by the standby) and B's equal the reference's
+    from ringex.recovery.snapshots import SnapshotStore
+
+    for p, directory in ((0, snapshots_a), (1, tmp_path / "b" / "snapshots")):
+        recovered = SnapshotStore(directory).load_latest(
+            registry.pairs, order_capacity=settings.engine.order_capacity)
+        want = per_partition[p][1]
+        assert recovered.meta["last_seq"] == int(want["seq"][-1])
+        assert recovered.engine.state_hash() == per_partition[p][2].state_hash() \
+            == recovered.meta["state_hash"], f"partition {p}: state differs from the reference"
+        assert set(recovered.meta["inputs"]["kafka"]) == {str(p)}
+    recovered_line = [line for line in logs["a2"].splitlines() if "engine recovered" in line][0]
+    assert "snapshot snapshot-" in recovered_line, recovered_line  # from A's snapshot
+    timings.update(_failover_steps(logs["a2"], killed_wall))
+
+    for p, letter, pairs in ((0, "a", ["DOGE-USDT", "BNB-USDT"]),
+                             (1, "b", ["BTC-USDT", "ETH-USDT"])):
+        want = per_partition[p][1]
+        _check_candles(redis_url, f"{redis_prefix}{letter}:", registry,
+                       want[want["kind"] == EventKind.TRADE], pairs, int(want["seq"][-1]))
+    print(json.dumps({"orders": n_messages, "events": {p: len(v[1])
+                                                      for p, v in per_partition.items()},
+                      "trades": len(trades), **timings,
+                      "lease_session_ms": settings.kafka.lease_session_ms}))
