@@ -24,6 +24,7 @@ from ringex.book.state import (
     META_LIVE,
     META_NEXT_COMMAND,
     META_NEXT_SEQ,
+    META_WINDOW_COUNT,
     BookState,
     allocate,
 )
@@ -37,10 +38,14 @@ __all__ = ["MatchingEngine"]
 
 DEFAULT_ORDER_CAPACITY = 1 << 20
 DEFAULT_EVENT_CAPACITY = 1 << 16
+#: Done client order ids held against retries (docs/matching.md, "Client-order-id window").
+DEFAULT_CLIENT_ID_WINDOW = 1_000_000
 
 
 class MatchingEngine:
-    """The compiled matcher for a fixed set of pairs and a fixed order-pool capacity."""
+    """The compiled matcher for a fixed set of pairs, a fixed order-pool capacity and a fixed
+    client-order-id window (the number of done ``(account, client_order_id)`` keys a NEW may
+    not reuse; 0: only live ones)."""
 
     def __init__(
         self,
@@ -48,9 +53,10 @@ class MatchingEngine:
         *,
         order_capacity: int = DEFAULT_ORDER_CAPACITY,
         event_capacity: int = DEFAULT_EVENT_CAPACITY,
+        client_id_window: int = DEFAULT_CLIENT_ID_WINDOW,
     ):
         self.pairs: tuple[Pair, ...] = tuple(pairs)
-        self._state: BookState = allocate(self.pairs, order_capacity)
+        self._state: BookState = allocate(self.pairs, order_capacity, client_id_window)
         self._events = np.zeros(max(event_capacity, 16), dtype=EVENT_DTYPE)
 
     # -- processing -------------------------------------------------------------------
@@ -97,6 +103,16 @@ class MatchingEngine:
     @property
     def order_capacity(self) -> int:
         return int(self._state.meta[META_CAPACITY])
+
+    @property
+    def client_id_window(self) -> int:
+        """How many done client order ids the window holds at most."""
+        return int(self._state.coid_window.shape[0])
+
+    @property
+    def done_client_ids(self) -> int:
+        """How many done client order ids the window holds now."""
+        return int(self._state.meta[META_WINDOW_COUNT])
 
     @property
     def next_seq(self) -> int:
@@ -160,14 +176,18 @@ class MatchingEngine:
         *,
         order_capacity: int = DEFAULT_ORDER_CAPACITY,
         event_capacity: int = DEFAULT_EVENT_CAPACITY,
+        client_id_window: int = DEFAULT_CLIENT_ID_WINDOW,
     ) -> "MatchingEngine":
-        """An engine in exactly the state ``blob`` was taken in."""
+        """An engine in exactly the state ``blob`` was taken in. Into a smaller
+        ``client_id_window`` than the snapshot's keys fill, only the newest keys are kept."""
         pairs, words, _meta = decode_snapshot(blob)
-        engine = cls(pairs, order_capacity=order_capacity, event_capacity=event_capacity)
+        engine = cls(pairs, order_capacity=order_capacity, event_capacity=event_capacity,
+                     client_id_window=client_id_window)
         if load_canonical(engine._state, words) != 0:
             raise SnapshotError(
                 "snapshot does not fit: its orders exceed order_capacity "
-                f"{order_capacity} or its pair table is inconsistent"
+                f"{order_capacity}, or its pair table or client-order-id window is "
+                "inconsistent"
             )
         return engine
 

@@ -12,7 +12,7 @@ resting order is a GTC LIMIT order with ``leaves_qty > 0`` (see :meth:`check_inv
 from __future__ import annotations
 
 import bisect
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -121,17 +121,23 @@ class _BookSide:
 class ReferenceMatcher:
     """Pure-Python matcher over ``pairs`` (``pair_id == index``); see docs/matching.md."""
 
-    def __init__(self, pairs: Sequence[Pair], *, order_capacity: int = 1 << 20):
+    def __init__(self, pairs: Sequence[Pair], *, order_capacity: int = 1 << 20,
+                 client_id_window: int = 1_000_000):
         for index, pair in enumerate(pairs):
             if pair.pair_id != index:
                 raise ValueError(f"pair {pair.name!r} has pair_id {pair.pair_id}, expected {index}")
+        if client_id_window < 0:
+            raise ValueError("client_id_window must be >= 0")
         self.pairs = list(pairs)
         self.order_capacity = order_capacity
+        self.client_id_window = client_id_window
         self.statuses = [PairStatus.TRADING] * len(self.pairs)
         self.books = [{Side.BUY: _BookSide(Side.BUY), Side.SELL: _BookSide(Side.SELL)}
                       for _ in self.pairs]
         self.orders: dict[int, _Order] = {}  # live (resting) orders by order_id
         self.client_ids: dict[tuple[int, int], int] = {}  # (account, client_order_id) -> order_id
+        # done (account, client_order_id) keys, oldest first: at most client_id_window of them
+        self.done_client_ids: OrderedDict[tuple[int, int], None] = OrderedDict()
         self.next_seq = 1
         self.next_command_index = 0
         self._events: list[tuple] = []
@@ -242,6 +248,15 @@ class ReferenceMatcher:
         if order.client_order_id:
             del self.client_ids[(order.account, order.client_order_id)]
 
+    def _done(self, order: _Order) -> None:
+        """The order has had its last event: its client order id enters the window, whose
+        oldest key leaves if it is full."""
+        if not order.client_order_id or not self.client_id_window:
+            return
+        if len(self.done_client_ids) == self.client_id_window:
+            self.done_client_ids.popitem(last=False)
+        self.done_client_ids[(order.account, order.client_order_id)] = None
+
     # ------------------------------------------------------------------ NEW
 
     def _new(self, cmd: dict) -> Reason | None:
@@ -258,6 +273,7 @@ class ReferenceMatcher:
         self._emit_order(EventKind.ACCEPTED, taker, Reason.NONE, OrderStatus.NEW)
         if taker.tif == TimeInForce.FOK and not self._fok_fillable(taker):
             self._emit_canceled(taker, Reason.FOK_UNFILLED)
+            self._done(taker)
             return None
         self._match(taker)
         return None
@@ -303,7 +319,8 @@ class ReferenceMatcher:
             return Reason.PAIR_POST_ONLY
         if cmd["order_id"] in self.orders:
             return Reason.DUPLICATE_ORDER_ID
-        if cmd["client_order_id"] != 0 and (cmd["account"], cmd["client_order_id"]) in self.client_ids:
+        key = (cmd["account"], cmd["client_order_id"])
+        if cmd["client_order_id"] != 0 and (key in self.client_ids or key in self.done_client_ids):
             return Reason.DUPLICATE_CLIENT_ORDER_ID
         post_only = post_only_flag or status == PairStatus.POST_ONLY
         if post_only and self._would_cross(pair_id, cmd["side"], price):
@@ -345,6 +362,7 @@ class ReferenceMatcher:
                 if taker.stp in (StpMode.EXPIRE_MAKER, StpMode.EXPIRE_BOTH):
                     self._unbook(maker)
                     self._emit_canceled(maker, Reason.SELF_TRADE)
+                    self._done(maker)
                     if taker.stp == StpMode.EXPIRE_BOTH:
                         stopped_by_stp = True
                         break
@@ -354,6 +372,7 @@ class ReferenceMatcher:
             self._trade(taker, maker, opposite)
 
         if taker.leaves_qty == 0:
+            self._done(taker)
             return
         if stopped_by_stp:
             self._emit_canceled(taker, Reason.SELF_TRADE)
@@ -363,8 +382,10 @@ class ReferenceMatcher:
             self._emit_canceled(taker, Reason.IOC_REMAINDER)
         elif taker.tif == TimeInForce.GTC:
             self._book(taker)
+            return
         else:
             raise AssertionError(f"FOK order {taker.order_id} passed its pre-check but did not fill")
+        self._done(taker)
 
     def _trade(self, taker: _Order, maker: _Order, opposite: _BookSide) -> None:
         lots = min(taker.leaves_qty, maker.leaves_qty)
@@ -380,6 +401,7 @@ class ReferenceMatcher:
         )
         if maker.leaves_qty == 0:
             self._unbook(maker)
+            self._done(maker)
 
     def _decrement(self, taker: _Order, maker: _Order, opposite: _BookSide) -> None:
         """STP DECREMENT: both orders shrink by the overlap and nothing trades."""
@@ -391,6 +413,7 @@ class ReferenceMatcher:
         if maker.leaves_qty == 0:
             self._unbook(maker)
             self._emit_canceled(maker, Reason.SELF_TRADE)
+            self._done(maker)
         else:
             self._emit_amended(maker, Reason.SELF_TRADE)
         if taker.leaves_qty == 0:
@@ -413,6 +436,7 @@ class ReferenceMatcher:
             return Reason.NOT_OWNER
         self._unbook(order)
         self._emit_canceled(order, Reason.USER_CANCELED)
+        self._done(order)
         return None
 
     def _amend(self, cmd: dict) -> Reason | None:
@@ -476,6 +500,7 @@ class ReferenceMatcher:
         for order in victims:
             self._unbook(order)
             self._emit_canceled(order, Reason.CANCEL_ALL)
+            self._done(order)
         self._emit(EventKind.MASS_CANCELED, pair_id=pair_id, account=account,
                    trade_qty=len(victims))
         return None
@@ -502,6 +527,9 @@ class ReferenceMatcher:
                     words += [o.order_id, o.account, o.client_order_id, o.side, o.price,
                               o.quantity, o.filled_qty, o.leaves_qty, o.flags, o.stp,
                               o.timestamp_ns]
+        words.append(len(self.done_client_ids))
+        for account, client_order_id in self.done_client_ids:
+            words += [account, client_order_id]
         return np.array(words, dtype="<i8")
 
     def state_hash(self) -> str:
@@ -559,3 +587,10 @@ class ReferenceMatcher:
             f"client-order-id index {self.client_ids} != live orders {expected_client_ids}")
         assert len(self.orders) <= self.order_capacity, (
             f"{len(self.orders)} live orders exceed the capacity {self.order_capacity}")
+        assert len(self.done_client_ids) <= self.client_id_window, (
+            f"{len(self.done_client_ids)} done client ids exceed the window "
+            f"{self.client_id_window}")
+        assert all(client_order_id for _, client_order_id in self.done_client_ids), (
+            "the client-order-id window holds a zero client_order_id")
+        live_and_done = self.client_ids.keys() & self.done_client_ids.keys()
+        assert not live_and_done, f"client ids both live and done: {sorted(live_and_done)}"

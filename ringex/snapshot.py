@@ -9,8 +9,9 @@ Layout (all integers little-endian)::
     words      n * i64   canonical state words (docs/matching.md, "State hash")
     digest     32 bytes  BLAKE2b-256 of everything above
 
-The canonical words are the whole semantic state, so a snapshot is small (88 bytes per
-resting order) and independent of pool layout. ``meta`` is free-form, JSON-serializable data
+The canonical words are the whole semantic state (the book and the client-order-id window),
+so a snapshot is small (88 bytes per resting order, 16 per done client order id held by the
+window) and independent of pool layout. ``meta`` is free-form, JSON-serializable data
 of the caller's (input positions, for recovery).
 """
 
@@ -31,7 +32,8 @@ from ringex.records import RECORD_VERSION
 __all__ = ["SNAPSHOT_VERSION", "encode_snapshot", "decode_snapshot", "write_snapshot",
            "read_snapshot_meta"]
 
-SNAPSHOT_VERSION = 1
+#: 2: the words end with the client-order-id window (docs/matching.md, "State hash").
+SNAPSHOT_VERSION = 2
 _MAGIC = b"RGXSNAP\0"
 _PREFIX = struct.Struct("<8sII")
 _DIGEST_BYTES = 32
@@ -119,8 +121,11 @@ def decode_snapshot(blob: bytes) -> tuple[list[Pair], np.ndarray, dict[str, Any]
     if magic != _MAGIC:
         raise SnapshotError("not a ringex snapshot (bad magic)")
     if version != SNAPSHOT_VERSION:
+        hint = (" (version 1 predates the client-order-id window; recover from the input "
+                "instead)" if version == 1 else "")
         raise SnapshotError(
-            f"snapshot version {version} is not supported (this build reads {SNAPSHOT_VERSION})"
+            f"snapshot version {version} is not supported (this build reads "
+            f"{SNAPSHOT_VERSION}){hint}"
         )
     body, digest = blob[:-_DIGEST_BYTES], blob[-_DIGEST_BYTES:]
     if hashlib.blake2b(body, digest_size=_DIGEST_BYTES).digest() != digest:

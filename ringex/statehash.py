@@ -10,10 +10,12 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["hash_words", "ORDER_WORDS"]
+__all__ = ["hash_words", "ORDER_WORDS", "WINDOW_KEY_WORDS"]
 
 #: Words per order in the canonical array.
 ORDER_WORDS = 11
+#: Words per done client-order-id key of the dedup window: ``account, client_order_id``.
+WINDOW_KEY_WORDS = 2
 
 
 def hash_words(words: np.ndarray) -> str:

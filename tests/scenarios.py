@@ -6,6 +6,7 @@ command indexes, unused fields 0, ``quantity == filled + leaves``), then the exp
 Every matcher (the reference and the compiled one) must pass every scenario.
 
 Default pair 0 (and pair 1 where two are needed): band [10, 1000] ticks, quantity [1, 1000] lots.
+The client-order-id window is 1,000,000 keys (the engine's default) unless a scenario says.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Scenario:
     n_pairs: int = 1
     capacity: int = 1 << 20
     orders: dict[int, dict | None] = field(default_factory=dict)  # order_id -> fields or None
+    client_id_window: int = 1_000_000
 
 
 # ---------------------------------------------------------------- expected events
@@ -631,7 +633,8 @@ SCENARIOS: list[Scenario] = [
         book={0: EMPTY, 1: ([(99, 3, 1)], [])},
     ),
     Scenario(
-        "duplicate order id and client order id among live orders",
+        "window 0: duplicate order id and client order id among live orders only",
+        client_id_window=0,
         steps=[
             rests(1, A, BUY, 100, 5, client_order_id=77),
             (new(1, B, BUY, 90, 1), [rejected(Reason.DUPLICATE_ORDER_ID, order_id=1, account=B)]),
@@ -774,6 +777,128 @@ SCENARIOS: list[Scenario] = [
             ]),
         ],
         book={0: EMPTY},
+    ),
+]
+
+
+def ioc(order_id: int, account: int, client_order_id: int, **kw):
+    """A step: an IOC buy that finds nothing to trade (done on arrival)."""
+    return (new(order_id, account, BUY, 100, 1, tif=IOC, client_order_id=client_order_id, **kw),
+            [accepted(order_id, client_order_id=client_order_id),
+             canceled(order_id, Reason.IOC_REMAINDER, leaves=1)])
+
+
+def duplicate(order_id: int, account: int, client_order_id: int, **kw):
+    """A step: a NEW refused because its client order id is live or in the window."""
+    return (new(order_id, account, BUY, 100, 1, tif=IOC, client_order_id=client_order_id, **kw),
+            [rejected(Reason.DUPLICATE_CLIENT_ORDER_ID, order_id=order_id, account=account,
+                      client_order_id=client_order_id)])
+
+
+SCENARIOS += [
+    Scenario(
+        "client-id window: a retry after a full fill is rejected, on both sides of the trade",
+        steps=[
+            rests(1, A, SELL, 100, 5, client_order_id=7),
+            (new(2, B, BUY, 100, 5, client_order_id=9), [
+                accepted(2, client_order_id=9),
+                trade(2, 1, 100, 5, leaves=0, maker_leaves=0, client_order_id=9)]),
+            rests(3, C, SELL, 100, 5),
+            # the retry of the filled taker, and of the filled maker, create nothing
+            (new(4, B, BUY, 100, 5, client_order_id=9),
+             [rejected(Reason.DUPLICATE_CLIENT_ORDER_ID, order_id=4, client_order_id=9)]),
+            (new(5, A, SELL, 100, 5, client_order_id=7),
+             [rejected(Reason.DUPLICATE_CLIENT_ORDER_ID, order_id=5, client_order_id=7)]),
+            # a market order that finds nothing is done too; the ids are per account
+            (new(6, B, SELL, 0, 1, type=MARKET, tif=IOC, client_order_id=10), [
+                accepted(6), canceled(6, Reason.NO_LIQUIDITY, leaves=1)]),
+            (new(7, B, SELL, 0, 1, type=MARKET, tif=IOC, client_order_id=10),
+             [rejected(Reason.DUPLICATE_CLIENT_ORDER_ID, order_id=7)]),
+            rests(8, C, BUY, 90, 1, client_order_id=9),
+        ],
+        book={0: ([(90, 1, 1)], [(100, 5, 1)])},
+        orders={1: None, 2: None, 4: None, 5: None, 8: {"client_order_id": 9, "account": C}},
+    ),
+    Scenario(
+        "client-id window: a retry after a cancel, cancel-all, FOK or self-trade end is rejected",
+        steps=[
+            rests(1, A, BUY, 90, 5, client_order_id=1),
+            (cancel(1, A), [canceled(1, Reason.USER_CANCELED, leaves=5, client_order_id=1)]),
+            duplicate(2, A, 1),
+            rests(3, A, BUY, 90, 5, client_order_id=3),
+            (cancel_all(A), [canceled(3, Reason.CANCEL_ALL, leaves=5), mass_canceled(A, 1)]),
+            duplicate(4, A, 3),
+            (new(5, A, BUY, 100, 5, tif=FOK, client_order_id=5), [
+                accepted(5), canceled(5, Reason.FOK_UNFILLED, leaves=5)]),
+            duplicate(6, A, 5),
+            rests(7, A, SELL, 100, 2, client_order_id=7),
+            (new(8, A, BUY, 100, 2, stp=StpMode.EXPIRE_MAKER, client_order_id=8), [
+                accepted(8), canceled(7, Reason.SELF_TRADE, leaves=2, client_order_id=7)]),
+            duplicate(9, A, 7),
+            duplicate(10, A, 8),  # live: it rests at 100
+            # an order that ends inside an AMEND (it fills completely) is done too
+            rests(11, B, SELL, 101, 2, client_order_id=11),
+            (amend(8, A, 101, 2), [
+                amended(8, price=101, leaves_qty=2),
+                trade(8, 11, 101, 2, leaves=0, maker_leaves=0, client_order_id=8)]),
+            duplicate(12, A, 8),
+            duplicate(13, B, 11),
+        ],
+        book={0: EMPTY},
+        orders={8: None, 11: None},
+    ),
+    Scenario(
+        "client-id window: a rejected NEW reserves nothing, a rejected retry refreshes nothing",
+        client_id_window=2,
+        steps=[
+            rests(1, A, SELL, 100, 5),
+            (new(2, B, BUY, 100, 1, post_only=True, client_order_id=2),
+             [rejected(Reason.POST_ONLY_WOULD_TAKE, client_order_id=2)]),
+            (new(3, B, BUY, 2000, 1, client_order_id=2),
+             [rejected(Reason.PRICE_OUT_OF_BAND, client_order_id=2)]),
+            (new(4, B, BUY, 100, 1, client_order_id=2), [
+                accepted(4, client_order_id=2),
+                trade(4, 1, 100, 1, leaves=0, maker_leaves=4)]),
+            duplicate(5, B, 2),
+        ],
+        book={0: ([], [(100, 4, 1)])},
+    ),
+    Scenario(
+        "client-id window: FIFO by completion; an evicted key is accepted again",
+        client_id_window=2,
+        steps=[
+            ioc(1, A, 1),
+            ioc(2, A, 2),  # window: 1 2
+            duplicate(3, A, 1),  # a rejected retry does not move 1 to the back
+            ioc(4, A, 3),  # window: 2 3 (1 evicted)
+            ioc(5, A, 1),  # accepted again; window: 3 1
+            duplicate(6, A, 3),
+            ioc(7, A, 2),  # window: 1 2
+            ioc(8, A, 3),  # window: 2 3
+            rests(9, A, BUY, 90, 1, client_order_id=4),  # live keys do not use the window
+            ioc(10, A, 5),  # window: 3 5
+            duplicate(11, A, 4),
+            duplicate(12, A, 5),
+            ioc(13, A, 2),
+        ],
+        book={0: ([(90, 1, 1)], [])},
+        orders={9: {"client_order_id": 4}},
+    ),
+    Scenario(
+        "client-id window: cancel or amend by the client id of a done order is UNKNOWN_ORDER",
+        steps=[
+            rests(1, A, SELL, 100, 5, client_order_id=77),
+            (cancel(0, A, client_order_id=77), [
+                canceled(1, Reason.USER_CANCELED, leaves=5, client_order_id=77)]),
+            (cancel(0, A, client_order_id=77),
+             [rejected(Reason.UNKNOWN_ORDER, order_id=0, client_order_id=77)]),
+            (amend(0, A, 100, 3, client_order_id=77),
+             [rejected(Reason.UNKNOWN_ORDER, order_id=0, client_order_id=77)]),
+            (cancel(1, A), [rejected(Reason.UNKNOWN_ORDER, order_id=1)]),
+            duplicate(2, A, 77),
+        ],
+        book={0: EMPTY},
+        orders={1: None},
     ),
 ]
 

@@ -33,7 +33,8 @@ def factory(request):
 
 
 def _run(factory, scenario: Scenario):
-    matcher = factory(pairs(scenario.n_pairs), order_capacity=scenario.capacity)
+    matcher = factory(pairs(scenario.n_pairs), order_capacity=scenario.capacity,
+                      client_id_window=scenario.client_id_window)
     commands = pack(cmd for cmd, _ in scenario.steps)
     return matcher, commands, matcher.process(commands)
 
@@ -77,7 +78,8 @@ def _describe_command(cmd: np.ndarray) -> str:
 def test_scenario_one_command_at_a_time_is_the_same(factory, scenario: Scenario):
     """Batching is invisible: one call per command gives the same bytes and the same hash."""
     batched, commands, batch_events = _run(factory, scenario)
-    stepped = factory(pairs(scenario.n_pairs), order_capacity=scenario.capacity)
+    stepped = factory(pairs(scenario.n_pairs), order_capacity=scenario.capacity,
+                      client_id_window=scenario.client_id_window)
     step_events = np.concatenate([stepped.process(commands[i:i + 1])
                                   for i in range(len(commands))])
     assert step_events.tobytes() == batch_events.tobytes()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ringex.book.client_ids import client_id_reserved, hold_done_client_id
 from ringex.book.emit import emit, emit_order, emit_rejection
 from ringex.book.index import index_find
 from ringex.book.levels import level_append, level_reduce, level_unlink
@@ -40,14 +41,15 @@ def _known_pair(st, pair):
 @njit(inline="always")
 def _target_slot(st, c):
     """The pool row of the live order a CANCEL/AMEND names, on the command's pair, or -1:
-    by ``order_id``, or when that is 0, by ``(account, client_order_id)``."""
+    by ``order_id``, or when that is 0, by ``(account, client_order_id)`` (a done key held by
+    the dedup window maps to ``DONE_SLOT``, not to an order: -1 too)."""
     if c.order_id > 0:
         slot = index_find(st.id_index, c.order_id, 0)
     elif c.order_id == 0 and c.client_order_id != 0:
         slot = index_find(st.coid_index, c.account, c.client_order_id)
     else:
         return -1
-    if slot >= 0 and st.orders[slot].pair_id != c.pair_id:
+    if slot < 0 or st.orders[slot].pair_id != c.pair_id:
         return -1
     return slot
 
@@ -97,7 +99,7 @@ def _new_rejection(st, c):
         return Reason.PAIR_POST_ONLY
     if index_find(st.id_index, c.order_id, 0) >= 0:
         return Reason.DUPLICATE_ORDER_ID
-    if c.client_order_id != 0 and index_find(st.coid_index, c.account, c.client_order_id) >= 0:
+    if c.client_order_id != 0 and client_id_reserved(st, c.account, c.client_order_id):
         return Reason.DUPLICATE_CLIENT_ORDER_ID
     if (post_only_flag or pair_post_only) and would_take(st, pair, c.side, c.price):
         return Reason.POST_ONLY_WOULD_TAKE
@@ -136,22 +138,27 @@ def handle_new(st, c, ev, k, command_index):
     st.orders[taker].stp = c.stp
     k = emit_order(ev, k, st, taker, EventKind.ACCEPTED, Reason.NONE, command_index, ts)
     if c.tif == TimeInForce.FOK and not fok_fillable(st, taker):
-        return emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.FOK_UNFILLED,
-                          command_index, ts)
-    k, stopped = match(st, taker, ev, k, command_index, ts)
-    if st.orders[taker].leaves > 0:
-        if stopped:
-            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
-                           command_index, ts)
-        elif rests_if_unfilled:
-            activate_row(st, taker)
-            return k
-        elif c.order_type == OrderType.MARKET:
-            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.NO_LIQUIDITY,
-                           command_index, ts)
-        else:
-            k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.IOC_REMAINDER,
-                           command_index, ts)
+        k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.FOK_UNFILLED,
+                       command_index, ts)
+    else:
+        k, stopped = match(st, taker, ev, k, command_index, ts)
+        if st.orders[taker].leaves > 0:
+            if stopped:
+                k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.SELF_TRADE,
+                               command_index, ts)
+            elif rests_if_unfilled:
+                activate_row(st, taker)
+                return k
+            elif c.order_type == OrderType.MARKET:
+                k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.NO_LIQUIDITY,
+                               command_index, ts)
+            else:
+                k = emit_order(ev, k, st, taker, EventKind.CANCELED, Reason.IOC_REMAINDER,
+                               command_index, ts)
+    # Done on arrival (filled, or its remainder canceled): after its last event, and after
+    # every maker it finished, its client order id enters the dedup window.
+    if c.client_order_id != 0:
+        hold_done_client_id(st, c.account, c.client_order_id)
     if rests_if_unfilled:
         return_free_row(st, taker)  # after its last event: the row forgets the order
     return k

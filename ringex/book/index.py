@@ -2,8 +2,10 @@
 
 An index is an int64 table of shape ``(capacity, width)``: each row is ``[key_a, slot + 1]``
 (width 2, the order-id index) or ``[key_a, key_b, slot + 1]`` (width 3, the
-``(account, client_order_id)`` index). A value column of 0 marks an empty row. Capacity is a
-power of two and at least twice the number of live orders, so probes stay short.
+``(account, client_order_id)`` index). A value column of 0 marks an empty row; any other value,
+negative ones included, marks a used row (the client-order-id index stores ``slot = -2`` for a
+key held by the dedup window, see ``ringex.book.client_ids``). Capacity is a power of two and
+at least twice the number of keys it may hold, so probes stay short.
 
 Robin Hood linear probing: an insert displaces any entry that sits closer to its own home
 row, so every probe run is ordered by home row. That ordering lets a lookup stop as soon as it
@@ -22,7 +24,7 @@ import numpy as np
 
 from ringex.jit import njit
 
-__all__ = ["new_index", "index_find", "index_insert", "index_delete"]
+__all__ = ["new_index", "index_find", "index_insert", "index_assign", "index_delete"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -114,6 +116,25 @@ def index_insert(table, key_a, key_b, slot):
     if value_col == 2:
         table[row, 1] = key_b
     table[row, value_col] = value
+
+
+@njit
+def index_assign(table, key_a, key_b, slot):
+    """Store ``slot`` for a key that is present (its probe position does not depend on the
+    value, so nothing moves); returns whether it was present."""
+    mask = table.shape[0] - 1
+    value_col = table.shape[1] - 1
+    row = _home(table, key_a, key_b)
+    distance = 0
+    while table[row, value_col] != 0:
+        if _matches(table, row, key_a, key_b):
+            table[row, value_col] = slot + 1
+            return True
+        if _displacement(table, row, mask) < distance:
+            return False
+        row = (row + 1) & mask
+        distance += 1
+    return False
 
 
 @njit

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ringex.book.client_ids import DONE_SLOT
 from ringex.book.index import index_find
 from ringex.book.levels import level_row, next_occupied
 from ringex.book.state import (
@@ -15,9 +16,11 @@ from ringex.book.state import (
     META_LIVE,
     META_NEXT_COMMAND,
     META_NEXT_SEQ,
+    META_WINDOW_COUNT,
+    META_WINDOW_HEAD,
 )
 from ringex.jit import njit
-from ringex.statehash import ORDER_WORDS
+from ringex.statehash import ORDER_WORDS, WINDOW_KEY_WORDS
 
 __all__ = ["canonical_words", "check_book", "depth_levels", "fill_depth", "INVARIANT_MESSAGES"]
 
@@ -45,7 +48,9 @@ def _next_worse(st, pair, s, offset):
 def canonical_words(st):
     """The canonical int64 array of docs/matching.md ("State hash")."""
     n_pairs = st.pairs.shape[0]
-    words = np.zeros(3 + 4 * n_pairs + ORDER_WORDS * st.meta[META_LIVE], dtype=np.int64)
+    n_done = st.meta[META_WINDOW_COUNT]
+    words = np.zeros(3 + 4 * n_pairs + ORDER_WORDS * st.meta[META_LIVE] + 1
+                     + WINDOW_KEY_WORDS * n_done, dtype=np.int64)
     words[0] = st.meta[META_NEXT_SEQ]
     words[1] = st.meta[META_NEXT_COMMAND]
     words[2] = n_pairs
@@ -75,7 +80,23 @@ def canonical_words(st):
                     w += ORDER_WORDS
                     slot = st.orders[slot].next
                 offset = _next_worse(st, pair, s, offset)
+    words[w] = n_done
+    w += 1
+    for n in range(n_done):
+        row = _window_row(st, n)
+        words[w] = st.coid_window[row, 0]
+        words[w + 1] = st.coid_window[row, 1]
+        w += WINDOW_KEY_WORDS
     return words
+
+
+@njit(inline="always")
+def _window_row(st, n):
+    """Ring row of the ``n``-th oldest key of the dedup window."""
+    row = st.meta[META_WINDOW_HEAD] + n
+    if row >= st.coid_window.shape[0]:
+        row -= st.coid_window.shape[0]
+    return row
 
 
 INVARIANT_MESSAGES = {
@@ -91,6 +112,7 @@ INVARIANT_MESSAGES = {
     10: "the client-order-id index does not point at exactly the live orders",
     11: "the live-order count disagrees with the pool",
     12: "a resting order sits on the wrong pair, side or price level",
+    13: "the client-order-id window does not match its index entries (or exceeds its size)",
 }
 
 
@@ -165,6 +187,41 @@ def check_book(st):
             indexed += 1
     if indexed != seen:
         return 9, 0
+    return _check_window(st)
+
+
+@njit
+def _check_window(st):
+    """Every key of the window is indexed as done, and the index holds exactly the live
+    orders' keys plus the window's (so the window holds no key twice and none live)."""
+    n_done = st.meta[META_WINDOW_COUNT]
+    if n_done < 0 or n_done > st.coid_window.shape[0]:
+        return 13, 0
+    if n_done > 0 and not 0 <= st.meta[META_WINDOW_HEAD] < st.coid_window.shape[0]:
+        return 13, 0
+    for n in range(n_done):
+        row = _window_row(st, n)
+        if st.coid_window[row, 1] == 0 or index_find(
+                st.coid_index, st.coid_window[row, 0], st.coid_window[row, 1]) != DONE_SLOT:
+            return 13, row
+    live_keys = 0
+    for slot in range(st.meta[META_HIGH_WATER]):
+        if st.orders[slot].order_id != 0 and st.orders[slot].client_order_id != 0:
+            live_keys += 1
+    indexed_live = 0
+    indexed_done = 0
+    for row in range(st.coid_index.shape[0]):
+        value = st.coid_index[row, 2]
+        if value > 0:
+            indexed_live += 1
+        elif value == DONE_SLOT + 1:
+            indexed_done += 1
+        elif value != 0:
+            return 10, row
+    if indexed_live != live_keys:
+        return 10, 0
+    if indexed_done != n_done:
+        return 13, 0
     return 0, 0
 
 

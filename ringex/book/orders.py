@@ -8,6 +8,7 @@ past the highest row ever used, which bounds the scans of cancel-all and the ins
 
 from __future__ import annotations
 
+from ringex.book.client_ids import retire_client_id
 from ringex.book.index import index_delete, index_insert
 from ringex.book.levels import level_append, level_unlink
 from ringex.book.state import META_FREE_HEAD, META_HIGH_WATER, META_LIVE
@@ -71,10 +72,11 @@ def rest_taker(st, taker):
 
 @njit(inline="always")
 def release_row(st, slot):
-    """Forget a live order that is not on any level: drop its index entries, free its row."""
+    """Forget a live order that is not on any level (it is done): drop its order id, move its
+    client order id to the dedup window, free its row."""
     index_delete(st.id_index, st.orders[slot].order_id, 0)
     if st.orders[slot].client_order_id != 0:
-        index_delete(st.coid_index, st.orders[slot].account, st.orders[slot].client_order_id)
+        retire_client_id(st, st.orders[slot].account, st.orders[slot].client_order_id)
     st.orders[slot].order_id = 0
     st.orders[slot].next = st.meta[META_FREE_HEAD]
     st.meta[META_FREE_HEAD] = slot

@@ -16,7 +16,14 @@ Layout
 - ``orders`` (``ORDER_DTYPE``): the pool, ``capacity + 1`` rows. Rows ``0 .. capacity-1``
   hold resting orders or are free (a LIFO list through ``next``); row ``capacity`` is the
   *taker row*, where an incoming order lives while it matches, before it rests.
-- ``id_index``, ``coid_index``: see ``ringex.book.index``; ``scratch``: cancel-all's work area.
+- ``id_index``, ``coid_index``: see ``ringex.book.index``. ``coid_index`` holds the keys of live
+  orders (value: their pool row) and of done ones still in the dedup window (value: the
+  ``DONE_SLOT`` marker), so a NEW's duplicate check is one lookup.
+- ``coid_window``: the dedup window of done ``(account, client_order_id)`` keys, a FIFO ring of
+  ``client_id_window`` rows ``[account, client_order_id]``; the oldest sits at
+  ``meta[META_WINDOW_HEAD]`` and ``meta[META_WINDOW_COUNT]`` rows are held
+  (``ringex.book.client_ids``).
+- ``scratch``: cancel-all's work area.
 
 Records are row-major so that matching against a maker touches one or two cache lines, not
 one line per field.
@@ -50,6 +57,8 @@ __all__ = [
     "META_FREE_HEAD",
     "META_HIGH_WATER",
     "META_CAPACITY",
+    "META_WINDOW_HEAD",
+    "META_WINDOW_COUNT",
 ]
 
 META_NEXT_SEQ = 0
@@ -58,6 +67,8 @@ META_LIVE = 2
 META_FREE_HEAD = 3
 META_HIGH_WATER = 4  # one past the highest pool row ever used
 META_CAPACITY = 5
+META_WINDOW_HEAD = 6  # ring row of the oldest key in coid_window
+META_WINDOW_COUNT = 7  # keys held in coid_window
 _META_SIZE = 8
 
 ORDER_DTYPE = np.dtype(
@@ -113,18 +124,22 @@ PAIR_DTYPE = np.dtype(
 
 BookState = namedtuple(
     "BookState",
-    ["meta", "pairs", "sides", "levels", "bitmap", "orders", "id_index", "coid_index", "scratch"],
+    ["meta", "pairs", "sides", "levels", "bitmap", "orders", "id_index", "coid_index",
+     "coid_window", "scratch"],
 )
 
 
-def allocate(pairs: Sequence[Pair], order_capacity: int) -> BookState:
-    """Empty state for ``pairs`` (``pair_id`` must equal position) and a pool of orders.
+def allocate(pairs: Sequence[Pair], order_capacity: int, client_id_window: int = 0) -> BookState:
+    """Empty state for ``pairs`` (``pair_id`` must equal position), a pool of orders and a
+    dedup window of ``client_id_window`` done client order ids (0: none).
 
     Level rows and bitmap words are allocated for every price of every band; pages that are
-    never touched cost no memory (``np.zeros`` maps them lazily).
+    never touched cost no memory (``np.zeros`` maps them lazily), nor do the window's.
     """
     if order_capacity < 1:
         raise ValueError("order_capacity must be >= 1")
+    if client_id_window < 0:
+        raise ValueError("client_id_window must be >= 0")
     for position, pair in enumerate(pairs):
         if pair.pair_id != position:
             raise ValueError(f"pair {pair.name!r} has pair_id {pair.pair_id}, expected {position}")
@@ -172,6 +187,7 @@ def allocate(pairs: Sequence[Pair], order_capacity: int) -> BookState:
         bitmap=np.zeros(word_base, dtype=np.uint64),
         orders=orders,
         id_index=new_index(order_capacity, 2),
-        coid_index=new_index(order_capacity, 3, prefault=False),
+        coid_index=new_index(order_capacity + client_id_window, 3, prefault=False),
+        coid_window=np.zeros((client_id_window, 2), dtype=np.int64),
         scratch=np.zeros(rows, dtype=np.int64),
     )
