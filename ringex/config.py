@@ -41,6 +41,8 @@ class EngineSettings:
     snapshot_interval_ms: int = 60_000
     snapshots_kept: int = 3
     snapshot_dir: str = ""  # default <runtime.var_dir>/snapshots
+    # done client order ids a NEW may not reuse (docs/matching.md, "Client-order-id window")
+    client_id_window: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,9 @@ class Settings:
                               "must be >= 0, engine.snapshots_kept >= 1")
         if self.engine.order_capacity < 1 or self.engine.max_batch < 1:
             raise ConfigError("engine.order_capacity and engine.max_batch must be >= 1")
+        if self.engine.client_id_window < 0:
+            raise ConfigError(f"engine.client_id_window must be >= 0 (0 turns the window off), "
+                              f"got {self.engine.client_id_window}")
         owned = self.kafka.orders_partitions
         if any(p < 0 for p in owned) or len(set(owned)) != len(owned):
             raise ConfigError(f"kafka.orders_partitions must be distinct partition numbers "

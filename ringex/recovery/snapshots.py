@@ -103,12 +103,14 @@ class SnapshotStore:
         return int(path.name[len(_PREFIX):-len(SNAPSHOT_SUFFIX)])
 
     def load_latest(self, pairs: Sequence, *, order_capacity: int,
-                    max_seq: int | None = None) -> Recovered | None:
+                    max_seq: int | None = None,
+                    client_id_window: int | None = None) -> Recovered | None:
         """The engine of the newest valid snapshot, or None if there is none.
 
         ``max_seq``: only a snapshot whose last seq is at or below it (what every sink already
         holds), so that a replay regenerates every event a sink still lacks. Newer files are
-        skipped, not rejected: they stay for a later recovery.
+        skipped, not rejected: they stay for a later recovery. ``client_id_window``: the
+        engine's (``None``: the engine's default).
         """
         from ringex.engine import MatchingEngine
         from ringex.snapshot import SNAPSHOT_VERSION
@@ -131,7 +133,8 @@ class SnapshotStore:
                     raise SnapshotError(f"incompatible snapshot: meta format "
                                         f"{meta.get('format')!r}, this build writes "
                                         f"{SNAPSHOT_META_FORMAT} (file format {SNAPSHOT_VERSION})")
-                engine = MatchingEngine.restore(blob, order_capacity=order_capacity)
+                window = {} if client_id_window is None else {"client_id_window": client_id_window}
+                engine = MatchingEngine.restore(blob, order_capacity=order_capacity, **window)
                 del blob
             except (SnapshotError, OSError) as exc:
                 reason = str(exc)

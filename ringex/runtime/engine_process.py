@@ -214,9 +214,11 @@ def engine_main(settings: Settings, names: RingNames) -> None:
         from ringex.runtime.delivered import delivered_seq
 
         max_seq = delivered_seq(settings, registry)
-    recovered = store.load_latest(registry.pairs, order_capacity=capacity, max_seq=max_seq)
+    window = settings.engine.client_id_window
+    recovered = store.load_latest(registry.pairs, order_capacity=capacity, max_seq=max_seq,
+                                  client_id_window=window)
     if recovered is None:
-        engine = MatchingEngine(registry.pairs, order_capacity=capacity)
+        engine = MatchingEngine(registry.pairs, order_capacity=capacity, client_id_window=window)
     else:
         engine = recovered.engine
         positions_from_meta(recovered.meta.get("inputs", {}), positions, control)
