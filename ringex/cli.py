@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
 
-    loadtest = commands.add_parser("loadtest", help="run perf/loadtest (end-to-end load test)",
+    loadtest = commands.add_parser("loadtest", help="run perf/loadtest (end-to-end load test: "
+                                   "Kafka JSON, binary frames or the REST gateway)",
                                    add_help=False, prefix_chars="+")
     # prefix_chars="+": every "-" option after `loadtest` belongs to perf/loadtest
     loadtest.add_argument("loadtest_args", nargs=argparse.REMAINDER)

@@ -4,6 +4,9 @@
     ringex loadtest --start-exchange --route frame
     ringex loadtest --start-exchange --mode open --rate 50000 --duration 20
     ringex loadtest --start-exchange --sweep --rates 10000,20000,50000 --duration 10
+    ringex loadtest --start-exchange --route rest -n 20000            # through the gateway
+    ringex loadtest --start-exchange --route rest --rest-batch 50 --mode open --rate 2000
+    ringex loadtest --route rest --gateway-url http://127.0.0.1:8080 --api-keys k1,k2 ...
     ringex loadtest --bootstrap 127.0.0.1:9092 --redis redis://127.0.0.1:6379/0 \\
         --orders-topic orders --trades-topic trades --events-topic order-events
 
@@ -23,8 +26,11 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ringex loadtest",
-                                     description="end-to-end load test through Kafka")
+    parser = argparse.ArgumentParser(
+        prog="ringex loadtest",
+        description="end-to-end load test through Kafka: seeded order flow into `orders` as "
+                    "JSON or binary frames, or through the REST gateway (--route rest); "
+                    "latency to `order-events` and `trades`; verified against a matcher")
     target = parser.add_argument_group("exchange")
     target.add_argument("--start-exchange", action="store_true",
                         help="start a ringex serve of our own (unique topics, temp var dir)")
@@ -39,9 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--order-capacity", type=int, default=1 << 20,
                         help="engine.order_capacity of a running exchange (for the check)")
     target.add_argument("--keep", action="store_true", help="keep a started exchange's topics")
+    target.add_argument("--gateway-url", default="",
+                        help="REST route against a running exchange: its gateway's base URL")
+    target.add_argument("--api-keys", default="",
+                        help="REST route against a running exchange: comma-separated API keys; "
+                             "flow account a uses key (a-1) %% count")
+    target.add_argument("--gateway-workers", type=int, default=2,
+                        help="gunicorn workers of a started exchange's gateway (REST route)")
 
     load = parser.add_argument_group("load")
-    load.add_argument("--route", choices=["json", "frame", "rest"], default="json")
+    load.add_argument("--route", choices=["json", "frame", "rest"], default="json",
+                      help="json, frame: produce into `orders`; rest: HTTP to the gateway "
+                           "(POST /orders or /orders/batch, DELETE and PATCH /orders/{id}), "
+                           "which produces into `orders`")
     load.add_argument("--mode", choices=["max", "open"], default="max")
     load.add_argument("-n", "--orders", type=int, default=1_000_000,
                       help="commands to send in max-throughput mode")
@@ -50,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--frame-records", type=int, default=1000)
     load.add_argument("--tick-ms", type=float, default=0.5,
                       help="open-loop send interval (frames: one per pair per tick)")
+    load.add_argument("--rest-batch", type=int, default=1,
+                      help="REST: NEW orders per POST /orders/batch (1: one POST /orders each)")
+    load.add_argument("--rest-senders", type=int, default=2, help="REST: sender processes")
+    load.add_argument("--rest-connections", type=int, default=8,
+                      help="REST: keep-alive connections over the senders; all commands of "
+                           "one account go through one connection")
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--run-tag", type=int, default=0, help="client-id namespace (default: time)")
     load.add_argument("--pairs", default="", help="comma-separated pair names (default: all)")
@@ -79,27 +101,41 @@ def _config(args) -> RunConfig:
                      duration=args.duration, seed=args.seed, mix=mix,
                      pairs=tuple(p for p in args.pairs.split(",") if p),
                      accounts=args.accounts, frame_records=args.frame_records, tick_ms=args.tick_ms,
-                     run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress)
+                     run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress,
+                     rest_batch=args.rest_batch, rest_senders=args.rest_senders,
+                     rest_connections=args.rest_connections)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.route == "rest":
-        print("ringex loadtest: the REST route is not available yet (cancels and amends by "
-              "order id can be refused 404 before market data shows the order, and would "
-              "have no outcome): see perf/loadtest/__init__.py", file=sys.stderr)
+    rest = args.route == "rest"
+    if rest and not args.start_exchange and not (args.gateway_url and args.api_keys):
+        print("ringex loadtest: --route rest needs --start-exchange, or --gateway-url and "
+              "--api-keys of a running exchange", file=sys.stderr)
         return 2
+    if rest:
+        from perf.loadtest.rest import check_options
+
+        try:
+            check_options(args.rest_batch, args.rest_senders, args.rest_connections)
+        except ValueError as exc:
+            print(f"ringex loadtest: {exc}", file=sys.stderr)
+            return 2
     from perf.loadtest.exchange import attach_exchange, start_exchange
     from perf.loadtest.report import machine, write_png, write_report
     from perf.loadtest.sweep import DEFAULT_RATES, format_table, sweep_rates
 
     config = _config(args)
     if args.start_exchange:
-        exchange = start_exchange(args.bootstrap, args.redis, partitions=args.partitions,
-                                  bridges=args.bridges)
+        exchange = start_exchange(
+            args.bootstrap, args.redis, partitions=args.partitions, bridges=args.bridges,
+            gateway=rest, accounts=args.accounts,
+            extra_env={"RINGEX_GATEWAY_WORKERS": str(args.gateway_workers)} if rest else None)
     else:
         exchange = attach_exchange(args.bootstrap, args.redis, orders=args.orders_topic,
-                                   trades=args.trades_topic, events=args.events_topic)
+                                   trades=args.trades_topic, events=args.events_topic,
+                                   gateway_url=args.gateway_url,
+                                   api_keys=tuple(k for k in args.api_keys.split(",") if k))
     runs = []
     try:
         settings = exchange.settings() if exchange.owned else None
@@ -122,9 +158,10 @@ def main(argv=None) -> int:
                 print(f"ringex serve exited with {code}:\n{exchange.log_tail()}",
                       file=sys.stderr)
     report = {"machine": machine(exchange.bootstrap, exchange.redis_url),
-              "config": {**vars(args), "exchange": {
+              "config": {**vars(args), "api_keys": len(exchange.api_keys), "exchange": {
                   "started": exchange.owned, "topics": exchange.topics,
-                  "partitions": exchange.partitions, "bridges": args.bridges}},
+                  "partitions": exchange.partitions, "bridges": args.bridges,
+                  "gateway_url": exchange.gateway_url}},
               "runs": runs}
     if args.png:
         problem = write_png(runs, args.png)

@@ -4,7 +4,8 @@ running one named by its bootstrap address and topics.
 :func:`start_exchange` runs ``python -m ringex.cli serve`` with a clean environment (no
 inherited ``RINGEX_*`` variable), topics and a shared-memory prefix unique to this run, its
 var dir (and log) in a temporary directory, and metrics off. With ``gateway=True`` it also
-serves REST on a free loopback port with one API key per account and rate limits high enough
+serves REST on a free loopback port with one API key per account
+(``loadtest-<tag>-<account>``, for accounts 1 .. ``accounts``) and rate limits high enough
 not to be the thing measured. :meth:`Exchange.stop` sends SIGTERM and waits (bounded), then
 deletes the run's topics and Redis keys unless told to keep them.
 
@@ -145,9 +146,10 @@ def start_exchange(bootstrap: str, redis_url: str, *, partitions: int = 1, bridg
 
 
 def attach_exchange(bootstrap: str, redis_url: str, *, orders: str, trades: str, events: str,
-                    dlq: str = "orders.dlq", gateway_url: str = "", api_key: str = ""
+                    dlq: str = "orders.dlq", gateway_url: str = "", api_keys: tuple = ()
                     ) -> Exchange:
-    """A running exchange: nothing is started or deleted."""
+    """A running exchange: nothing is started or deleted. ``api_keys`` (REST route): the
+    keys to use, numbered 1, 2, ... (flow accounts are mapped onto them in turn)."""
     from confluent_kafka.admin import AdminClient
 
     metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
@@ -157,7 +159,7 @@ def attach_exchange(bootstrap: str, redis_url: str, *, orders: str, trades: str,
     return Exchange(bootstrap=bootstrap, redis_url=redis_url,
                     topics={"orders": orders, "dlq": dlq, "trades": trades, "events": events},
                     partitions=partitions, gateway_url=gateway_url,
-                    api_keys={0: api_key} if api_key else {})
+                    api_keys={i + 1: key for i, key in enumerate(api_keys)})
 
 
 def _delete_topics(bootstrap: str, names: list[str]) -> None:

@@ -11,7 +11,9 @@ batch is returned: a message is never stamped earlier than it arrived.
 Protocol with the parent, over a shared ``int64`` array (:class:`Shared` indices): the
 receiver counts events, outcomes of this run's commands, trades and foreign events as it
 goes; the parent sets ``STOP``; the receiver then reads up to the end offsets current at
-that moment (bounded by ``drain_s``), writes its columns to ``out_path`` (``.npz``) and sets
+that moment (bounded by ``drain_s``; the topics are written in transactions, so a partition
+is read to its end when the broker signals end-of-partition past the last commit marker, not
+when the last data message is in), writes its columns to ``out_path`` (``.npz``) and sets
 ``DONE``.
 """
 
@@ -78,14 +80,17 @@ def end_offsets(consumer, topics: list[str], timeout: float = 10.0) -> dict:
 def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: dict,
                  shared, out_path: str, ours: tuple, drain_s: float = 60.0) -> None:
     """``ours = (coid_lo, coid_hi, id_lo, id_hi)``: half-open ranges of this run's client
-    order ids and frame order ids, to tell this run's outcomes from anyone else's."""
-    from confluent_kafka import Consumer, TopicPartition
+    order ids and frame order ids, to tell this run's outcomes from anyone else's. An event
+    that names neither (a cancel or amend by an id the sequencer assigned, rejected: its
+    copy carries no client order id) is ours if an earlier outcome of one of our NEW orders
+    carried that order id."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"loadtest-receiver-{time.time_ns()}",
         "enable.auto.commit": False, "isolation.level": "read_committed",
         "fetch.wait.max.ms": 5, "fetch.min.bytes": 1, "log_level": 3,
-        "queued.max.messages.kbytes": 256 * 1024,
+        "queued.max.messages.kbytes": 256 * 1024, "enable.partition.eof": True,
     })
     consumer.assign([TopicPartition(topic, partition, offset)
                      for (topic, partition), offset in starts.items()])
@@ -95,6 +100,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
     decode_trade = msgspec.json.Decoder(_Trade).decode
     coid_lo, coid_hi, id_lo, id_hi = ours
     positions = dict(starts)
+    assigned = set()  # ids the sequencer gave this run's NEW orders (JSON and REST routes)
     shared[Shared.READY] = 1
     ends = None
     deadline = None
@@ -104,7 +110,11 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
             now = time.monotonic_ns()
             n_events = n_outcomes = n_trades = n_foreign = 0
             for message in messages:
-                if message.error() is not None:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:  # past any commit marker
+                        key = (message.topic(), message.partition())
+                        positions[key] = max(positions.get(key, 0), message.offset())
                     continue
                 topic = message.topic()
                 positions[(topic, message.partition())] = message.offset() + 1
@@ -131,7 +141,9 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                 events["maker_order_id"].append(event.maker_order_id)
                 n_events += 1
                 mine = (coid_lo <= event.client_order_id < coid_hi
-                        or id_lo <= event.order_id < id_hi)
+                        or id_lo <= event.order_id < id_hi or event.order_id in assigned)
+                if mine and (kind == 1 or (kind == 2 and event.side is not None)):
+                    assigned.add(event.order_id)
                 if not mine:
                     n_foreign += 1
                 elif kind in (1, 2, 5) or (kind == 4 and flags & USER_CANCELED):

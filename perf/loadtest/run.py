@@ -3,9 +3,15 @@
 ::
 
     flow ─► route (json | frame) ─► Kafka `orders` ─► ringex serve ─► `order-events`, `trades`
+      │      route rest ─► HTTP ─► gateway ─┘                              │
       │        ▲ mode decides when                                        │
       │        └ send_ns[i]                                  receiver process (arrival_ns)
       └──────────────────────── attribution, latency, verification ◄──────┘
+
+On the REST route the mode only *releases* commands to the route's sender processes; the
+run then waits for their answers (``RestRoute.finish``), expects an outcome for each 2xx
+command and none for a 409, and in max-throughput mode takes the moment a lane wrote the
+request as the send time.
 
 The exchange is started (or named) by the caller; this module never stops it. Every wait
 is bounded: the probe (``ready_timeout``), the drain after sending (``drain_timeout``, and
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,6 +53,10 @@ class RunConfig:
     accounts: int = 100
     frame_records: int = 1000
     tick_ms: float = 0.5  # open-loop: how often due commands go out (one frame per pair)
+    rest_batch: int = 1  # REST: NEW orders per POST /orders/batch (1: POST /orders)
+    rest_senders: int = 2  # REST: sender processes
+    rest_connections: int = 8  # REST: keep-alive connections (lanes), over the senders
+    rest_retry_404_s: float = 5.0
     run_tag: int = 0
     verify: str = "reference"  # "reference" | "engine" | "none"
     progress: bool = True
@@ -100,6 +111,32 @@ def _sustained(times_ns: np.ndarray, start_ns: int) -> dict:
             "all_completed_s": round((ordered[-1] - start_ns) / 1e9, 3)}
 
 
+def _route(config: RunConfig, exchange, registry):
+    if config.route == "rest":
+        from perf.loadtest.rest import RestRoute
+
+        return RestRoute(exchange.gateway_url, exchange.api_keys, registry,
+                         batch=config.rest_batch, senders=config.rest_senders,
+                         connections=config.rest_connections,
+                         retry_404_s=config.rest_retry_404_s)
+    kwargs = {"frame_records": config.frame_records} if config.route == "frame" else {}
+    return ROUTES[config.route](exchange.topics["orders"], exchange.partitions, registry,
+                                **kwargs)
+
+
+def _gateway_workers(gateway_pid: int | None) -> dict[str, int]:
+    """The gunicorn workers under the gateway (the supervisor logs only the master)."""
+    if not gateway_pid:
+        return {}
+    import psutil
+
+    try:
+        children = psutil.Process(gateway_pid).children()
+    except psutil.Error:
+        return {}
+    return {f"gateway-worker-{i}": child.pid for i, child in enumerate(children)}
+
+
 def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 << 20,
              default_account: int = 1) -> dict:
     from confluent_kafka import Consumer, Producer
@@ -112,9 +149,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
     flow = generate_flow(n, registry, seed=config.seed, mix=config.mix,
                          pairs=list(config.pairs) or None, accounts=config.accounts,
                          run_tag=run_tag)
-    route_class = ROUTES[config.route]
-    kwargs = {"frame_records": config.frame_records} if config.route == "frame" else {}
-    route = route_class(exchange.topics["orders"], exchange.partitions, registry, **kwargs)
+    route = _route(config, exchange, registry)
     route.prepare(flow)
     prepare_s = time.perf_counter() - generated
 
@@ -132,10 +167,11 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         exchange.bootstrap, exchange.topics["events"], exchange.topics["trades"], starts,
         shared, out_path, ours))
     receiver.start()
-    counters = SenderCounters()
     producer = Producer(producer_config(exchange.bootstrap))
-    route.open(producer, counters)
+    rest = route.name == "rest"
     try:
+        route.open(producer, SenderCounters())
+        counters = route.counters
         deadline = time.monotonic() + 60
         while not shared[Shared.READY]:
             if not receiver.is_alive() or time.monotonic() > deadline:
@@ -143,9 +179,13 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
             time.sleep(0.05)
         probe_s = _probe(producer, exchange, registry, shared, flow.coid_base,
                          config.ready_timeout)
+        if rest:
+            probe_s += route.wait_ready(config.ready_timeout)
 
         roles = exchange.roles()
         roles["loadtest-receiver"] = receiver.pid
+        if rest:
+            roles.update(_gateway_workers(roles.get("gateway")))
         cpu = CpuSampler(roles)
         send_ns = np.zeros(n, dtype=np.int64)
         progress = Progress(n, counters, shared, enabled=config.progress).start()
@@ -159,12 +199,19 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         sent = int(sending.get("sent", n))
 
         drain_deadline = time.monotonic() + config.drain_timeout
+        expected_outcomes = sent
+        if rest:  # the answers: 2xx commands have one outcome each, 409s none
+            route.finish(drain_deadline)
+            sent = int(route.answered().sum())
+            expected_outcomes = int(route.succeeded().sum())
+            if config.mode == "max":  # the send time is when the lane wrote the request
+                send_ns[:] = route.results["request_ns"]
         while len(producer) > 0 and time.monotonic() < drain_deadline:
             producer.flush(1.0)
         acked_ns = time.monotonic_ns()
         last_outcomes, last_change = -1, time.monotonic()
         stalled = False
-        while shared[Shared.OUTCOMES] < sent:
+        while shared[Shared.OUTCOMES] < expected_outcomes:
             now = time.monotonic()
             if shared[Shared.OUTCOMES] != last_outcomes:
                 last_outcomes, last_change = shared[Shared.OUTCOMES], now
@@ -174,20 +221,29 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
             time.sleep(0.05)
         completed_ns = time.monotonic_ns()
         cpu_share = cpu.stop()
+        if rest:  # the senders have exited: they measured themselves
+            shares = dict(cpu_share["share_of_one_core"])
+            for role, seconds in route.cpu_seconds().items():
+                shares[role] = round(seconds / cpu_share["wall_s"], 3)
+            cpu_share["share_of_one_core"] = dict(sorted(shares.items(), key=lambda kv: -kv[1]))
+            cpu_share["sum"] = round(sum(shares.values()), 3)
         shared[Shared.STOP] = 1
         receiver.join(timeout=config.drain_timeout)
         progress.stop()
     finally:
         producer.flush(10)
+        if rest:
+            route.close()
         if receiver.is_alive():
             receiver.terminate()
             receiver.join(10)
-    if not shared[Shared.DONE]:
+        received = None
+        if shared[Shared.DONE]:
+            with np.load(out_path) as npz:
+                received = {name: npz[name] for name in npz.files}
+        shutil.rmtree(workdir, ignore_errors=True)
+    if received is None:
         raise RuntimeError("the receiver did not finish")
-    with np.load(out_path) as npz:
-        received = {name: npz[name] for name in npz.files}
-    os.remove(out_path)
-    os.rmdir(workdir)
 
     attribution = attribute(flow, received)
     start_ns = int(sending["start_ns"])
@@ -197,6 +253,11 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
     trade_latency = (attribution.last_trade_ns - send_ns)[took]
     outcome_times = attribution.outcome_ns[has_outcome]
     bin_s = 1.0 if (completed_ns - start_ns) > 5e9 else 0.1
+    if rest:
+        http = route.stats(send_ns, start_ns)
+        # what the mode measured is the release of commands to the lanes; the lanes' answers
+        # are the sending
+        sending.update(send_s=http["answered_s"], send_rate=http["commands_2xx_per_s"])
     results = {
         "commands": n, "sent": sent, "acked": counters.acked, "producer_errors": counters.errors,
         "prepare_s": round(prepare_s, 2), "probe_s": round(probe_s, 3),
@@ -225,11 +286,22 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         results["latency_samples_for_plot_ms"] = None  # filled by the report when plotting
     results["_latencies_ns"] = {"order_to_outcome": outcome_latency,
                                 "order_to_trade": trade_latency}
+    if rest:
+        results["http"] = http
+        good = route.succeeded()
+        results["_latencies_ns"]["http_response"] = (route.results["response_ns"]
+                                                     - send_ns)[good]
 
-    outcome_check = check_outcomes(flow, attribution)
+    outcome_check = check_outcomes(flow, attribution,
+                                   refused=route.refused() if rest else None)
     if sent < n:
         outcome_check["note"] = f"only {sent} of {n} commands were sent"
     verification = {"outcomes": outcome_check}
+    if rest:
+        from perf.loadtest.rest import check_refusals
+
+        verification["http"] = check_refusals(route, flow, attribution)
+        outcome_check["ok"] = outcome_check["ok"] and verification["http"]["ok"]
     if config.verify != "none":
         order_partitions = read_topic(exchange.bootstrap, exchange.topics["orders"])
         expected, info = expected_trades(order_partitions, registry,

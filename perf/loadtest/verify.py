@@ -1,7 +1,8 @@
 """Correctness at the end of a run: a fast wrong run is a failure.
 
 1. **Outcomes** (:func:`check_outcomes`): every command of the flow has exactly one outcome
-   in ``order-events``; a NEW order's final event (filled, cancelled) comes at most once and
+   in ``order-events`` (on the REST route, none for a command the gateway refused with 409:
+   its outcome is that answer); a NEW order's final event (filled, cancelled) comes at most once and
    only after it was accepted; no cancel or amend outcome names an order that no command
    aimed at.
 2. **Trades** (:func:`check_trades`): the whole ``orders`` topic is read back and decoded
@@ -36,37 +37,19 @@ __all__ = ["read_topic", "expected_trades", "check_trades", "check_outcomes"]
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 300.0) -> list[list]:
-    """Every message of ``topic`` (beginning to the current end), one list per partition,
-    in offset order; raises ``TimeoutError`` if it cannot be read in ``timeout`` s."""
-    from confluent_kafka import Consumer, TopicPartition
+    """Every committed message of ``topic`` (beginning to each partition's end, as
+    :func:`ringex.kafka.reading.read_to_end` finds it), one list per partition, in offset
+    order; raises ``TimeoutError`` if it cannot be read in ``timeout`` s."""
+    from confluent_kafka.admin import AdminClient
 
-    from perf.loadtest.receiver import end_offsets
+    from ringex.kafka.reading import read_to_end
 
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": f"loadtest-verify-{time.time_ns()}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "log_level": 3})
-    try:
-        ends = end_offsets(consumer, [topic])
-        partitions = sorted(p for (_t, p) in ends)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        by_partition = {p: [] for p in partitions}
-        remaining = {p for p in partitions if ends[(topic, p)] > 0}
-        deadline = time.monotonic() + timeout
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: could not read to the end in {timeout}s")
-            for message in consumer.consume(num_messages=10_000, timeout=0.5):
-                if message.error() is not None:
-                    continue
-                p = message.partition()
-                if message.offset() < ends[(topic, p)]:
-                    by_partition[p].append(message)
-                if message.offset() + 1 >= ends[(topic, p)]:
-                    remaining.discard(p)
-        return [by_partition[p] for p in partitions]
-    finally:
-        consumer.close()
+    described = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3}).list_topics(
+        topic, timeout=30).topics[topic]
+    by_partition = {p: [] for p in sorted(described.partitions)}
+    for message in read_to_end(bootstrap, topic, timeout=timeout, client_id="loadtest-verify"):
+        by_partition[message.partition()].append(message)
+    return list(by_partition.values())
 
 
 def _commands_of(messages, registry, default_account: int) -> np.ndarray:
@@ -166,11 +149,16 @@ def check_trades(actual: list[bytes], expected: list[bytes], *, exact: bool,
     return result
 
 
-def check_outcomes(flow, attribution) -> dict:
-    """Exactly one outcome per command; at most one final event per order, only if accepted."""
+def check_outcomes(flow, attribution, refused=None) -> dict:
+    """Exactly one outcome per command; at most one final event per order, only if accepted.
+    ``refused`` (REST route): commands the gateway refused before the matcher (409), whose
+    outcome is that answer: they must have none in `order-events`."""
     counts = attribution.outcome_count
-    missing = np.flatnonzero(counts == 0)
-    duplicated = np.flatnonzero(counts > 1)
+    expected = np.ones(counts.shape, dtype=np.int64)
+    if refused is not None:
+        expected[refused] = 0
+    missing = np.flatnonzero((expected == 1) & (counts == 0))
+    duplicated = np.flatnonzero(counts > expected)
     new = flow.is_new
     double_final = np.flatnonzero(attribution.final_count > 1)
     final_unaccepted = np.flatnonzero((attribution.final_count > 0) & ~attribution.accepted & new)
@@ -178,6 +166,7 @@ def check_outcomes(flow, attribution) -> dict:
               or attribution.unmatched_op_events)
     return {"ok": bool(ok), "commands": len(flow),
             "with_one_outcome": int((counts == 1).sum()),
+            "refused_without_outcome": int(((expected == 0) & (counts == 0)).sum()),
             "missing": int(missing.size), "duplicated": int(duplicated.size),
             "first_missing": missing[:5].tolist(), "first_duplicated": duplicated[:5].tolist(),
             "orders_with_two_finals": int(double_final.size),

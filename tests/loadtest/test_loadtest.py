@@ -2,7 +2,9 @@
 
 Forbidden outcomes: a command with no outcome or two; a final event for an order that was
 never accepted; `trades` that differ from a matcher run over the `orders` topic; and a check
-that passes when the expected trades are wrong (a fast wrong run must fail).
+that passes when the expected trades are wrong (a fast wrong run must fail). On the REST
+route also: a command without an answer, an answer other than 2xx or 409, a 409 (no outcome
+in `order-events`) for an order that was still open.
 """
 
 import json
@@ -99,6 +101,109 @@ def test_corrupted_expected_trades_fail_the_run(exchange):
     assert not missing["verification"]["trades"]["ok"]
 
 
-def test_rest_route_says_it_is_unavailable(capsys):
+@pytest.fixture(scope="module")
+def rest_exchange(kafka_bootstrap, redis_url):
+    started = start_exchange(kafka_bootstrap, redis_url, partitions=1, bridges=1, gateway=True,
+                             accounts=20)
+    yield started
+    code = started.stop()
+    assert code == 0, started.log_tail()
+
+
+def _rest_answers_are_consistent(result, commands):
+    http = result["http"]
+    verification = result["verification"]
+    assert verification["ok"], json.dumps(verification, default=str)[:3000]
+    assert http["answered"] == commands and http["errors"] == 0
+    assert set(http["status_counts"]) <= {"202", "409"}
+    outcomes = verification["outcomes"]
+    # a 2xx command has exactly one outcome in order-events, a 409 none
+    assert outcomes["with_one_outcome"] == http["status_counts"]["202"]
+    assert outcomes["refused_without_outcome"] == http["refused_409"]
+    assert outcomes["with_one_outcome"] + outcomes["refused_without_outcome"] == commands
+    assert verification["http"]["refused_while_open"] == 0
+    assert verification["trades"]["comparison"] == "byte-exact"
+    assert http["latency_ms"]["http_response"]["count"] == http["status_counts"]["202"]
+    assert result["latency_ms"]["order_to_outcome"]["count"] == http["status_counts"]["202"]
+
+
+@pytest.mark.timeout(240)
+def test_rest_route_max_throughput_with_gateway_ids_verifies_against_the_reference(
+        rest_exchange):
+    result = _run(rest_exchange, route="rest", mode="max", orders=1000, seed=21, accounts=20)
+    _rest_answers_are_consistent(result, 1000)
+    assert result["verification"]["trades"]["expected"] > 50
+    # cancels and amends went out by the ids the gateway answered
+    assert result["flow"]["mix_realized"]["cancel"] > 100
+    assert result["http"]["http_requests"] >= 1000
+    assert result["latency_ms"]["order_to_trade"]["count"] == result["orders_that_took"] > 20
+
+
+@pytest.mark.timeout(240)
+def test_rest_route_open_loop_with_batches(rest_exchange):
+    result = _run(rest_exchange, route="rest", mode="open", rate=500, duration=2.0, seed=22,
+                  accounts=20, rest_batch=20)
+    _rest_answers_are_consistent(result, 1000)
+    assert result["sending"]["mode"] == "open-loop"
+    # NEW orders shared POST /orders/batch requests
+    assert result["http"]["http_requests"] < 1000
+
+
+@pytest.mark.timeout(240)
+def test_rest_route_corrupted_expected_trades_fail_the_run(rest_exchange):
+    def corrupt(expected):
+        changed = json.loads(expected[0])
+        changed["quantity"] = "99.00000"
+        return [json.dumps(changed, separators=(",", ":")).encode()] + expected[1:]
+
+    result = _run(rest_exchange, route="rest", mode="max", orders=400, seed=23, accounts=20,
+                  corrupt_expected=corrupt)
+    assert result["verification"]["outcomes"]["ok"]
+    assert not result["verification"]["trades"]["ok"]
+    assert result["verification"]["trades"]["first_difference"]["index"] == 0
+    assert not result["verification"]["ok"]
+
+
+def test_refusal_accounting_fails_a_409_for_an_open_order_and_any_other_error():
+    """A 409 stands for an outcome only if the order really was closed; any other non-2xx
+    answer (here a 503) fails the run."""
+    from perf.loadtest.latency import Attribution
+    from perf.loadtest.rest import RestRoute, check_refusals
+
+    registry = default_pairs()
+    flow = generate_flow(200, registry, seed=24, run_tag=5)
+    route = RestRoute("http://127.0.0.1:1", {1: "k"}, registry)
+    route.prepare(flow)
+    try:
+        n = len(flow)
+        accepted = flow.is_new.copy()
+        closed = np.zeros(n, dtype=np.int64)
+        attribution = Attribution(
+            outcome_count=np.ones(n, dtype=np.int64), outcome_ns=np.zeros(n, dtype=np.int64),
+            final_count=closed, accepted=accepted, taker_trades=np.zeros(n, dtype=np.int64),
+            last_trade_ns=np.zeros(n, dtype=np.int64), foreign_events=0, foreign_trades=0,
+            unmatched_op_events=0)
+        status = route.results["status"]
+        status[:] = 202
+        assert check_refusals(route, flow, attribution)["ok"]
+        op = int(np.flatnonzero(flow.target >= 0)[0])
+        status[op] = 409
+        refused_open = check_refusals(route, flow, attribution)
+        assert not refused_open["ok"] and refused_open["first_refused_while_open"] == [op]
+        closed[flow.target[op]] = 1  # its order filled or was cancelled: the 409 is its outcome
+        assert check_refusals(route, flow, attribution)["ok"]
+        status[0] = 503
+        failed = check_refusals(route, flow, attribution)
+        assert not failed["ok"] and failed["first_errors"] == [{"command": 0, "status": 503}]
+        status[0] = 0
+        assert check_refusals(route, flow, attribution)["unanswered"] == 1
+    finally:
+        route.close()
+
+
+def test_rest_route_needs_a_gateway_and_bounded_senders(capsys):
     assert loadtest_main(["--route", "rest"]) == 2
-    assert "REST route is not available" in capsys.readouterr().err
+    assert "--gateway-url and --api-keys" in capsys.readouterr().err
+    assert loadtest_main(["--route", "rest", "--start-exchange", "--rest-connections",
+                          "1000"]) == 2
+    assert "--rest-connections must be" in capsys.readouterr().err
