@@ -1,10 +1,13 @@
 """The compiled engine against the reference matcher, command by command and at volume.
 
 - ``TestStateMachine``: Hypothesis drives both with the same commands (news near the touch,
-  cancels and amends of live and unknown ids, cancel-all, status changes, broken fields) and
-  after every command requires identical event bytes, identical state hashes and intact
-  invariants in both.
-- ``test_random_stream*``: seeded generated streams, small capacity so BOOK_FULL happens.
+  cancels and amends of live and unknown ids and of live and done client ids, cancel-all,
+  status changes, broken fields) and after every command requires identical event bytes,
+  identical state hashes and intact invariants in both. Client order ids come from a handful
+  per account and the client-id window is small (or 0), so retries of done keys are rejected
+  and evicted keys come back.
+- ``test_random_stream*``: seeded generated streams, small capacity so BOOK_FULL happens, with
+  client order ids reused across orders so the window rejects, evicts and readmits keys.
 - ``test_million_commands``: 1,000,000 commands over 4 pairs, in batches of 10,000.
 - The harness itself is tested against a deliberately broken reference, so a silent harness
   cannot pass for agreement.
@@ -25,6 +28,7 @@ from ringex.pairs import Pair
 from ringex.records import (
     ALL_PAIRS,
     COMMAND_DTYPE,
+    CommandKind,
     EventKind,
     OrderType,
     Reason,
@@ -61,15 +65,18 @@ STATUSES = st.sampled_from([1, 1, 1, 1, 1, 2, 3, 4, 4, 0, 5])
 SIDES = st.sampled_from([Side.BUY, Side.SELL])
 STP_MODES = st.sampled_from([0, 0, 1, 2, 3, 4])
 ID_CHOICES = st.sampled_from(["fresh"] * 8 + ["live", "dead"])
+CLIENT_IDS = st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4, 5, 6])
 
 
 class MatcherComparison(RuleBasedStateMachine):
     """One reference and one candidate, fed identical commands."""
 
-    @initialize()
-    def start(self):
-        self.oracle = ReferenceMatcher(SM_PAIRS, order_capacity=SM_CAPACITY)
-        self.candidate = CANDIDATE(SM_PAIRS, order_capacity=SM_CAPACITY)
+    @initialize(window=st.sampled_from([0, 1, 3, 8, 1_000_000]))
+    def start(self, window):
+        self.oracle = ReferenceMatcher(SM_PAIRS, order_capacity=SM_CAPACITY,
+                                       client_id_window=window)
+        self.candidate = CANDIDATE(SM_PAIRS, order_capacity=SM_CAPACITY,
+                                   client_id_window=window)
         self.live = LiveOrders()
         self.timestamp_ns = 0
         self.next_order_id = 1
@@ -112,7 +119,7 @@ class MatcherComparison(RuleBasedStateMachine):
     def _new(self, data, pair, side, price, qty, account, *, type=OrderType.LIMIT,
              tif=TimeInForce.GTC, post_only=False, stp=0):
         order_id = self._order_id(data, data.draw(ID_CHOICES))
-        client_order_id = data.draw(st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4, 5, 6]))
+        client_order_id = data.draw(CLIENT_IDS)
         self.run(new(order_id, account, side, price, qty, pair=pair, type=type, tif=tif,
                      post_only=post_only, stp=stp, client_order_id=client_order_id))
 
@@ -156,6 +163,16 @@ class MatcherComparison(RuleBasedStateMachine):
         else:
             self.run(cancel(data.draw(st.integers(-1, 1_000)), data.draw(ACCOUNTS),
                             pair=data.draw(ANY_PAIR_IDS)))
+
+    @rule(account=ACCOUNTS, client_order_id=CLIENT_IDS, is_amend=st.booleans(),
+          pair=PAIR_IDS, price=st.integers(88, 112), qty=QUANTITIES)
+    def by_client_id(self, account, client_order_id, is_amend, pair, price, qty):
+        """Cancel or amend by (account, client_order_id): live, done (in the window) or never
+        used keys alike."""
+        if is_amend:
+            self.run(amend(0, account, price, qty, pair=pair, client_order_id=client_order_id))
+        else:
+            self.run(cancel(0, account, pair=pair, client_order_id=client_order_id))
 
     @rule(data=st.data(), how=st.sampled_from(["reduce", "increase", "move", "cross", "same"]),
           move=st.integers(1, 4), live_target=st.booleans(), wrong_account=st.booleans())
@@ -208,20 +225,69 @@ TestStateMachine = MatcherComparison.TestCase
 # ---------------------------------------------------------------- generated streams
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_stream(seed):
+class ClientIdReuse(CommandStream):
+    """A ``CommandStream`` whose fresh client order ids are drawn from ``distinct`` values, so
+    orders of one account keep reusing the keys of live and done orders (the plain stream
+    gives every order its own id)."""
+
+    def __init__(self, pairs, *, seed: int, distinct: int):
+        super().__init__(pairs, seed=seed)
+        self.distinct = distinct
+
+    def next_batch(self, n: int) -> np.ndarray:
+        out = super().next_batch(n)
+        fresh = ((out["kind"] == CommandKind.NEW) & (out["client_order_id"] != 0)
+                 & (out["client_order_id"] == out["order_id"]))
+        out["client_order_id"][fresh] = 1 + self.rng.integers(0, self.distinct, int(fresh.sum()))
+        return out
+
+
+class _KeyTally(ReferenceMatcher):
+    """The reference, counting what happened to NEWs that reuse a key used before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.used: set[tuple[int, int]] = set()
+        self.tally = collections.Counter()
+
+    def process(self, commands):
+        events = super().process(commands)
+        for e in events[(events["kind"] == EventKind.ACCEPTED) | (
+                (events["kind"] == EventKind.REJECTED)
+                & (events["reason"] == Reason.DUPLICATE_CLIENT_ORDER_ID))]:
+            key = (int(e["account"]), int(e["client_order_id"]))
+            if not key[1]:
+                continue
+            if e["kind"] == EventKind.REJECTED:
+                self.tally["rejected_reuse"] += 1
+            elif key in self.used:
+                self.tally["accepted_reuse"] += 1
+            self.used.add(key)
+        return events
+
+
+@pytest.mark.parametrize("seed, window", [(1, 1_000_000), (2, 64), (3, 0)])
+def test_random_stream(seed, window):
     pairs = stream_pairs(3)
+    oracle = _KeyTally(pairs, order_capacity=150, client_id_window=window)
     counts = compare_on_stream(
-        reference_matcher(pairs, order_capacity=150), CANDIDATE(pairs, order_capacity=150),
-        CommandStream(pairs, seed=seed), n_commands=30_000, batch_size=1_000)
+        oracle, CANDIDATE(pairs, order_capacity=150, client_id_window=window),
+        ClientIdReuse(pairs, seed=seed, distinct=40), n_commands=30_000, batch_size=1_000)
     assert counts["commands"] == 30_000 and counts["trades"] > 1_000
+    # the window is exercised: reused keys are refused, and (small or no window) readmitted
+    assert oracle.tally["rejected_reuse"] > 500
+    if window <= 64:
+        assert oracle.tally["accepted_reuse"] > 500
+    else:
+        assert oracle.tally["accepted_reuse"] == 0
 
 
 @pytest.mark.slow
 def test_million_commands():
     pairs = stream_pairs(4)
-    counts = compare_on_stream(reference_matcher(pairs), CANDIDATE(pairs),
-                               CommandStream(pairs, seed=20_240_601),
+    counts = compare_on_stream(reference_matcher(pairs, client_id_window=20_000),
+                               CANDIDATE(pairs, client_id_window=20_000),
+                               ClientIdReuse(pairs, seed=20_240_601, distinct=10_000),
                                n_commands=1_000_000, batch_size=10_000)
     assert counts["commands"] == 1_000_000
     assert counts["trades"] > 100_000
