@@ -178,7 +178,7 @@ def _replay(engine, commands, positions, control, scratch, event_producer) -> in
         nxt, n_events, need = loop.apply_commands(engine.book_state, commands, start, scratch,
                                                   0, positions, control)
         if nxt == start and need:
-            scratch = np.zeros(need, dtype=EVENT_DTYPE)
+            scratch = np.zeros(max(need, 2 * scratch.shape[0]), dtype=EVENT_DTYPE)
             continue
         events = scratch[:n_events]
         fresh = events[events["seq"] >= control[loop.PUBLISH_FROM_SEQ]]
@@ -280,8 +280,12 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                                     positions)
             row[: len(counters)] = counters
             if code == loop.NEED_BUFFER:
-                logger.info("growing the event buffer to %d events", int(control[loop.NEED]))
-                scratch, scratch_words = _scratch(int(control[loop.NEED]))
+                # Doubling: a book that keeps deepening raises the bound by a few events per
+                # command, and growing to the exact need returned here thousands of times.
+                grown = max(int(control[loop.NEED]), 2 * scratch.shape[0])
+                logger.info("growing the event buffer to %d events (a command may emit %d)",
+                            grown, int(control[loop.NEED]))
+                scratch, scratch_words = _scratch(grown)
             elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
                 snapshotter.take(positions, control)
             elif code == loop.STOPPED:
