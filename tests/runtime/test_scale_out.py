@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -135,8 +136,10 @@ class PairLoad(threading.Thread):
     binary frames and one malformed message per partition, each keyed by its pair into
     partition ``crc32(pair) % 2`` (librdkafka's default for keyed messages)."""
 
-    def __init__(self, bootstrap: str, topic: str, registry, *, rate: int, seed: int = 11):
+    def __init__(self, bootstrap: str, topic: str, registry, *, rate: int, seed: int = 11,
+                 pairs=tuple(MIDS)):
         super().__init__(daemon=True)
+        self.pairs = list(pairs)
         from confluent_kafka import Producer
 
         self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
@@ -161,7 +164,7 @@ class PairLoad(threading.Thread):
 
     def _message(self, i: int):
         rng = self.rng
-        name = list(MIDS)[int(rng.integers(0, len(MIDS)))]
+        name = self.pairs[int(rng.integers(0, len(self.pairs)))]
         pair = self.registry.get(name)
         key = name.encode()
         partition = partition_for(key, PARTITIONS)
@@ -293,15 +296,77 @@ def _without_seq(payloads) -> dict[str, list[dict]]:
     return per_pair
 
 
+def _topics(kafka_topics) -> dict[str, str]:
+    return {"orders": kafka_topics(partitions=PARTITIONS, prefix="orders"),
+            "dlq": kafka_topics(partitions=1, prefix="dlq"),
+            "trades": kafka_topics(partitions=PARTITIONS, prefix="trades"),
+            "events": kafka_topics(partitions=PARTITIONS, prefix="events")}
+
+
+def _instance_env(var_dir: Path, segment_prefix: str, topics, group: str, partition: int,
+                  snapshot_dir: Path, bootstrap: str, redis_url: str, redis_prefix: str):
+    """One instance's environment: its group, partition, snapshots and Redis prefix."""
+    env = base_env(var_dir, segment_prefix)
+    env.update(RINGEX_KAFKA_BOOTSTRAP=bootstrap, RINGEX_REDIS_URL=redis_url,
+               RINGEX_REDIS_PREFIX=redis_prefix, RINGEX_KAFKA_ORDERS_TOPIC=topics["orders"],
+               RINGEX_KAFKA_DLQ_TOPIC=topics["dlq"], RINGEX_KAFKA_TRADES_TOPIC=topics["trades"],
+               RINGEX_KAFKA_EVENTS_TOPIC=topics["events"],
+               RINGEX_KAFKA_PARTITIONS=str(PARTITIONS), RINGEX_KAFKA_GROUP_ID=group,
+               RINGEX_KAFKA_ORDERS_PARTITIONS=str(partition), RINGEX_KAFKA_LEASE="true",
+               RINGEX_ENGINE_SNAPSHOT_DIR=str(snapshot_dir),
+               # a standby recovers from a snapshot at or below what the sinks hold
+               # (docs/recovery.md): keep enough of them that one is old enough
+               RINGEX_ENGINE_SNAPSHOTS_KEPT="20")
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def _check_partition(p: int, own, want, events, trades, registry, malformed: int = 1) -> None:
+    """Partition ``p`` of the output is exactly the reference over partition ``p`` of
+    `orders`, byte for byte, and every command of it has its outcome."""
+    got = [m.value() for m in sorted((m for m in events if m.partition() == p),
+                                     key=lambda m: m.offset())]
+    assert got == events_to_json(want, registry), f"order-events partition {p}"
+    got_trades = [m.value() for m in sorted((m for m in trades if m.partition() == p),
+                                            key=lambda m: m.offset())]
+    assert got_trades == trades_to_json(want[want["kind"] == EventKind.TRADE], registry), \
+        f"trades partition {p}"
+    first = want[(want["kind"] == EventKind.ACCEPTED) | (want["kind"] == EventKind.REJECTED)]
+    index, counts = np.unique(first["command_index"], return_counts=True)
+    outcomes = np.zeros(len(own), dtype=np.int64)
+    outcomes[index] = counts
+    assert (outcomes[own["kind"] == 1] == 1).all(), f"partition {p}: a NEW without one outcome"
+    assert np.isin(np.arange(len(own)), want["command_index"]).all()
+    assert (own["kind"] == 0).sum() == malformed, "one malformed message per partition"
+
+
+def _reference_per_partition(commands, settings, registry) -> dict:
+    per_partition = {}
+    for p in range(PARTITIONS):
+        own = commands[commands["source_partition"] == p]
+        reference = ReferenceMatcher(registry.pairs, order_capacity=settings.engine.order_capacity)
+        per_partition[p] = (own, reference.process(own), reference)
+    return per_partition
+
+
+def _check_newest_snapshot(directory: Path, p: int, per_partition, settings, registry):
+    from ringex.recovery.snapshots import SnapshotStore
+
+    recovered = SnapshotStore(directory).load_latest(
+        registry.pairs, order_capacity=settings.engine.order_capacity)
+    want = per_partition[p][1]
+    assert recovered.meta["last_seq"] == int(want["seq"][-1])
+    assert recovered.engine.state_hash() == per_partition[p][2].state_hash() \
+        == recovered.meta["state_hash"], f"partition {p}: state differs from the reference"
+    assert set(recovered.meta["inputs"]["kafka"]) == {str(p)}
+
+
 @pytest.mark.timeout(180)
 def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
     from services import delete_topics
 
-    topics = {"orders": kafka_topics(partitions=PARTITIONS, prefix="orders"),
-              "dlq": kafka_topics(partitions=1, prefix="dlq"),
-              "trades": kafka_topics(partitions=PARTITIONS, prefix="trades"),
-              "events": kafka_topics(partitions=PARTITIONS, prefix="events")}
+    topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
     config.write_text(PAIRS_TOML)
     tag = f"rgxscale{os.getpid()}"
@@ -309,18 +374,9 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
     snapshots_a = tmp_path / "shared" / "a-snapshots"
 
     def env_of(name: str, group: str, partition: int, snapshot_dir: Path):
-        env = base_env(tmp_path / name, f"{tag}{group[-1]}")  # the standby's removes A's
-        env.update(RINGEX_KAFKA_BOOTSTRAP=kafka_bootstrap, RINGEX_REDIS_URL=redis_url,
-                   RINGEX_REDIS_PREFIX=f"{redis_prefix}{group[-1]}:",
-                   RINGEX_KAFKA_ORDERS_TOPIC=topics["orders"],
-                   RINGEX_KAFKA_DLQ_TOPIC=topics["dlq"],
-                   RINGEX_KAFKA_TRADES_TOPIC=topics["trades"],
-                   RINGEX_KAFKA_EVENTS_TOPIC=topics["events"],
-                   RINGEX_KAFKA_PARTITIONS=str(PARTITIONS), RINGEX_KAFKA_GROUP_ID=group,
-                   RINGEX_KAFKA_ORDERS_PARTITIONS=str(partition), RINGEX_KAFKA_LEASE="true",
-                   RINGEX_ENGINE_SNAPSHOT_DIR=str(snapshot_dir))
-        (tmp_path / name).mkdir(parents=True, exist_ok=True)
-        return env
+        return _instance_env(tmp_path / name, f"{tag}{group[-1]}", topics, group, partition,
+                             snapshot_dir, kafka_bootstrap, redis_url,
+                             f"{redis_prefix}{group[-1]}:")
 
     env_a = env_of("a", groups["a"], 0, snapshots_a)
     env_b = env_of("b", groups["b"], 1, tmp_path / "b" / "snapshots")
@@ -341,7 +397,10 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         time.sleep(4.0)
         assert not (tmp_path / "a2" / "run" / "rings.json").exists(), standby.tail()
         assert "waiting for the lease" in standby.tail(), standby.tail()
-        assert list((snapshots_a).glob("snapshot-*.rgxsnap")), "A has made no snapshot yet"
+        deadline = time.monotonic() + 60  # the standby must have a snapshot of A to load
+        while not list(snapshots_a.glob("snapshot-*.rgxsnap")):
+            assert time.monotonic() < deadline, f"A has made no snapshot\n{a.tail()}"
+            time.sleep(0.1)
 
         killed, killed_wall = time.monotonic(), time.time()
         a.kill_tree()
@@ -355,12 +414,7 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         commands, expected, _, n_messages = reference_of_orders(
             kafka_bootstrap, topics["orders"], settings)
         assert n_messages == load.sent
-        per_partition = {}
-        for p in range(PARTITIONS):
-            own = commands[commands["source_partition"] == p]
-            reference = ReferenceMatcher(registry.pairs,
-                                         order_capacity=settings.engine.order_capacity)
-            per_partition[p] = (own, reference.process(own), reference)
+        per_partition = _reference_per_partition(commands, settings, registry)
         events = _wait_partition_counts(kafka_bootstrap, topics["events"],
                                         {p: len(v[1]) for p, v in per_partition.items()})
         trades = read_topic(kafka_bootstrap, topics["trades"])
@@ -377,38 +431,16 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         assert not list_segments(f"{tag}{letter}"), letter
 
     # each partition of the output is exactly its own instance's reference, byte for byte
-    for p, (own, want, reference) in per_partition.items():
-        got = [m.value() for m in sorted((m for m in events if m.partition() == p),
-                                         key=lambda m: m.offset())]
-        assert got == events_to_json(want, registry), f"order-events partition {p}"
-        got_trades = [m.value() for m in sorted((m for m in trades if m.partition() == p),
-                                                key=lambda m: m.offset())]
-        assert got_trades == trades_to_json(want[want["kind"] == EventKind.TRADE], registry), \
-            f"trades partition {p}"
-        # exactly one outcome per NEW command, at least one event per command
-        first = want[(want["kind"] == EventKind.ACCEPTED) | (want["kind"] == EventKind.REJECTED)]
-        index, counts = np.unique(first["command_index"], return_counts=True)
-        outcomes = np.zeros(len(own), dtype=np.int64)
-        outcomes[index] = counts
-        assert (outcomes[own["kind"] == 1] == 1).all(), f"partition {p}: a NEW without one outcome"
-        assert np.isin(np.arange(len(own)), want["command_index"]).all()
-        assert (own["kind"] == 0).sum() == 1, "one malformed message per partition"
+    for p, (own, want, _) in per_partition.items():
+        _check_partition(p, own, want, events, trades, registry)
 
     # the merged trades equal a single engine's over the whole topic, per pair, without seq
     single = trades_to_json(expected[expected["kind"] == EventKind.TRADE], registry)
     assert _without_seq(m.value() for m in trades) == _without_seq(single)
 
     # state: A's final snapshot (written by the standby) and B's equal the reference's
-    from ringex.recovery.snapshots import SnapshotStore
-
     for p, directory in ((0, snapshots_a), (1, tmp_path / "b" / "snapshots")):
-        recovered = SnapshotStore(directory).load_latest(
-            registry.pairs, order_capacity=settings.engine.order_capacity)
-        want = per_partition[p][1]
-        assert recovered.meta["last_seq"] == int(want["seq"][-1])
-        assert recovered.engine.state_hash() == per_partition[p][2].state_hash() \
-            == recovered.meta["state_hash"], f"partition {p}: state differs from the reference"
-        assert set(recovered.meta["inputs"]["kafka"]) == {str(p)}
+        _check_newest_snapshot(directory, p, per_partition, settings, registry)
     recovered_line = [line for line in logs["a2"].splitlines() if "engine recovered" in line][0]
     assert "snapshot snapshot-" in recovered_line, recovered_line  # from A's snapshot
     timings.update(_failover_steps(logs["a2"], killed_wall))
@@ -422,3 +454,84 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
                                                       for p, v in per_partition.items()},
                       "trades": len(trades), **timings,
                       "lease_session_ms": settings.kafka.lease_session_ms}))
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(150)
+def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
+        tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
+    """A's supervisor is paused (SIGSTOP) past its lease session while its children run on:
+    the standby takes the lease. When A's supervisor wakes up it finds the lease lost,
+    SIGKILLs every child at once and exits with 1. Partition 0's output stays exact."""
+    from services import delete_topics
+
+    topics = _topics(kafka_topics)
+    config = tmp_path / "pairs.toml"
+    config.write_text(PAIRS_TOML)
+    tag = f"rgxzombie{os.getpid()}"
+    group = f"{tag}-{time.time_ns()}-a"
+    snapshots = tmp_path / "shared" / "a-snapshots"
+    envs = [_instance_env(tmp_path / name, tag, topics, group, 0, snapshots, kafka_bootstrap,
+                          redis_url, f"{redis_prefix}a:") for name in ("a", "a2")]
+    settings = load_settings(config, environ=envs[0])
+    registry = settings.registry()
+    a = Instance(envs[0], tmp_path / "a", config, tmp_path / "a.log")
+    standby = Instance(envs[1], tmp_path / "a2", config, tmp_path / "a2.log")
+    load = PairLoad(kafka_bootstrap, topics["orders"], registry, rate=400,
+                    pairs=("DOGE-USDT", "BNB-USDT"))
+    paused = False
+    try:
+        a.start()
+        standby.launch()
+        load.start()
+        time.sleep(3.0)
+        children = sorted(pid for pids in a.pids().values() for pid in pids)
+        assert len(children) == 4, a.pids()
+        os.kill(a.process.pid, signal.SIGSTOP)
+        paused = True
+        deadline = time.monotonic() + 60
+        while "holding the lease" not in standby.tail():
+            assert time.monotonic() < deadline, standby.tail()
+            time.sleep(0.1)
+        assert all(_running(pid) for pid in children), "A's children should still be running"
+        woke = time.monotonic()
+        os.kill(a.process.pid, signal.SIGCONT)
+        paused = False
+        assert a.process.wait(30) == 1, a.tail()
+        stopped_in = time.monotonic() - woke
+        assert "lease lost" in a.tail(), a.tail()
+        assert not any(_running(pid) for pid in children), "a child of A survived"
+        standby.wait_up(timeout=90)
+        standby.wait_recovered(timeout=90)
+        time.sleep(2.0)
+        load.finish()
+        commands, _, _, n_messages = reference_of_orders(kafka_bootstrap, topics["orders"],
+                                                         settings)
+        assert n_messages == load.sent
+        per_partition = _reference_per_partition(commands, settings, registry)
+        assert len(per_partition[1][0]) == 0
+        events = _wait_partition_counts(kafka_bootstrap, topics["events"],
+                                        {0: len(per_partition[0][1])})
+        trades = read_topic(kafka_bootstrap, topics["trades"])
+    finally:
+        load.stop_event.set()
+        if paused:
+            os.kill(a.process.pid, signal.SIGCONT)
+        code = standby.stop()
+        if a.process is not None and a.process.poll() is None:
+            a.kill_tree()
+        delete_topics(kafka_bootstrap, [f"{topics['orders']}.lease"])
+    assert code == 0, standby.tail()
+    assert not list_segments(tag)
+    own, want, _ = per_partition[0]
+    _check_partition(0, own, want, events, trades, registry)
+    _check_newest_snapshot(snapshots, 0, per_partition, settings, registry)
+    print(json.dumps({"orders": n_messages, "events": len(want),
+                      "zombie_stopped_after_wake_s": round(stopped_in, 2)}))
