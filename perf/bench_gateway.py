@@ -2,17 +2,20 @@
 
 What it measures (one JSON line each with ``--json``):
 
-* ``baseline``: a bare Falcon app under gunicorn with the same worker count, answering a JSON
-  POST (msgspec decode + encode), the ceiling of any Falcon gateway on this machine;
+* ``baseline``: a bare Falcon app under gunicorn with the same workers, worker class and
+  threads as the gateway, answering a JSON POST (msgspec decode + encode): the ceiling of any
+  Falcon gateway on this machine;
 * ``single``: ``POST /order`` into a real embedded exchange (``ringex serve``: journal with
   fsync, engine, market data), each 202 durable in the journal;
 * ``batch``: ``POST /orders/batch`` with ``--batch`` orders per request.
 
 The load comes from ``--loaders`` separate processes, each keeping ``--connections``
-requests in flight (closed loop, one per connection, non-blocking sockets). Latency is the
-client-side round trip, connect included (gunicorn's sync workers close the connection after
-each answer). Verification: every answer must be 2xx, and the journal must hold at least as
-many orders as were acknowledged.
+requests in flight (closed loop, non-blocking sockets). By default each connection is kept
+alive and carries one request after another; ``--no-keepalive`` opens a connection per
+request (then latency includes the connect). Latency is the client-side round trip. A loader
+that fails reports its traceback, and the run stops with an ``error`` line naming it.
+Verification: every answer must be 2xx, and the journal must hold at least as many orders as
+were acknowledged.
 
     .venv/bin/python perf/bench_gateway.py --json
 """
@@ -98,11 +101,13 @@ def _wait_http(port: int, path: str, timeout: float, process: subprocess.Popen) 
     raise RuntimeError(f"no 200 from {path} within {timeout}s")
 
 
-def start_bare(workdir: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_bare(workdir: Path, workers: int, threads: int,
+               worker_class: str) -> tuple[subprocess.Popen, int]:
     (workdir / "bare_app.py").write_text(_BARE_APP)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", worker_class, "--bind",
          f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning",
          "--chdir", str(workdir), "bare_app:app"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -343,7 +348,7 @@ def _run_cases(args, load: dict, emit):
     """baseline, then single and batch against one exchange; the journal counts with them."""
     with tempfile.TemporaryDirectory(prefix="rgx-bench-gw-") as tmp:
         workdir = Path(tmp)
-        bare, port = start_bare(workdir, args.workers)
+        bare, port = start_bare(workdir, args.workers, args.threads, args.worker_class)
         try:
             baseline = run_load(port, [request_bytes("/order", b) for b in order_bodies(2)],
                                 **load)
@@ -377,6 +382,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse each connection (default); --no-keepalive: one connection "
+                             "per request")
     parser.add_argument("--json", action="store_true", help="JSON lines only")
     args = parser.parse_args(argv)
 
@@ -388,12 +396,13 @@ def main(argv=None) -> int:
 
     emit({"bench": "gateway", **machine_line(),
           "conditions": {"workers": args.workers, "threads": args.threads,
-                         "worker_class": args.worker_class, "loaders": args.loaders,
+                         "worker_class": args.worker_class, "keepalive": args.keepalive,
+                         "loaders": args.loaders,
                          "connections_per_loader": args.connections, "batch": args.batch,
                          "duration_s": args.duration, "warmup_s": args.warmup,
                          "journal_fsync": True}})
     load = dict(loaders=args.loaders, connections=args.connections, duration=args.duration,
-                warmup=args.warmup)
+                warmup=args.warmup, keepalive=args.keepalive)
     ok = True
     try:
         baseline, single, single_journal, batch, total_journal = _run_cases(args, load, emit)
@@ -413,6 +422,9 @@ def main(argv=None) -> int:
         if set(result["statuses"]) - {good}:
             ok = False
             emit({"error": f"{name}: non-2xx answers {result['statuses']}"})
+        if not result["requests"]:
+            ok = False
+            emit({"error": f"{name}: no answer at all in the measured {args.duration:g}s"})
     acknowledged = acknowledged_single + batch["statuses"].get("200", 0) * args.batch
     if total_journal < acknowledged:
         ok = False

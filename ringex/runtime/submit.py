@@ -13,9 +13,10 @@ to the inbound sequences on a fresh ``var_dir``), so ``order_id = position + 1``
 Waiting for durability is a group wait: the journal writes and ``fdatasync``s whatever was
 published since its last write as one batch, so many threads of one process (a gunicorn
 gthread worker) usually wait for the same fsync. One watcher thread per client polls the
-journal's sequence (every ``poll_interval`` seconds, only while somebody waits) and wakes the
-waiters it satisfied; a waiter never polls itself. The journal process gives no wake-up of its
-own, so polling is the only way to learn its progress.
+journal's sequence (every ``poll_interval`` seconds, only while somebody waits, in compiled
+code without the GIL) and wakes exactly the waiters it satisfied; a waiter never polls
+itself. The journal process gives no wake-up of its own, so polling is the only way to learn
+its progress.
 
 Thread safety: ``submit`` and ``wait_durable_position`` may be called from any number of
 threads of the process that created the client (claims are atomic in the ring).
@@ -23,12 +24,18 @@ threads of the process that created the client (claims are atomic in the ring).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 
 import numpy as np
 
+from ringex.jit import njit
 from ringex.records import COMMAND_DTYPE, CommandKind
+from ringex.ring import layout
+from ringex.ring.atomics import load_acquire
+from ringex.ring.kernel import monotonic_ns, sleep_ns
 from ringex.ring.ring import Ring
 from ringex.runtime.journal import journal_base
 from ringex.runtime.topology import read_ring_names, slots_for
@@ -36,18 +43,38 @@ from ringex.runtime.topology import read_ring_names, slots_for
 __all__ = ["InboundClient"]
 
 _POLL_INTERVAL_S = 50e-6
+_WATCH_SLICE_NS = 20_000_000  # the watcher returns to Python this often to see close()
+
+
+@njit
+def _poll_past(header, cell, known, interval_ns, slice_ns):
+    """The sequence in ``header[cell]`` once it exceeds ``known``, polling every
+    ``interval_ns``; ``known`` if ``slice_ns`` passes first. Compiled and GIL-free, so the
+    polling costs the gateway's request threads nothing."""
+    deadline = monotonic_ns() + slice_ns
+    while True:
+        sequence = load_acquire(header, cell)
+        if sequence > known:
+            return sequence
+        if monotonic_ns() > deadline:
+            return known
+        sleep_ns(interval_ns)
 
 
 class _DurableWatch:
-    """The journal's sequence, read by one thread for every thread waiting on it."""
+    """The journal's sequence, read by one thread for every thread waiting on it.
 
-    def __init__(self, read_sequence, poll_interval: float):
+    Each waiter parks on a lock of its own, in a heap by the sequence it needs; when the
+    journal advances, the watcher releases exactly the waiters it satisfied (no thundering
+    herd of threads that all retake one lock to find they must wait on)."""
+
+    def __init__(self, read_sequence, poll_past):
         self._read = read_sequence
-        self._poll_interval = poll_interval
+        self._poll_past = poll_past  # known -> a sequence > known, or known after a while
         self._lock = threading.Lock()
-        self._advanced = threading.Condition(self._lock)  # waiters sleep here
         self._wanted = threading.Condition(self._lock)  # the watcher sleeps here when idle
-        self._waiting = 0
+        self._parked: list[tuple[int, int, threading.Lock]] = []  # heap: (sequence, ticket, lock)
+        self._tickets = itertools.count()
         self._closed = False
         self._thread: threading.Thread | None = None
         self.durable = read_sequence()
@@ -55,47 +82,51 @@ class _DurableWatch:
     def wait(self, sequence: int, timeout: float) -> None:
         if self.durable >= sequence:
             return
-        deadline = time.monotonic() + timeout
+        gate = threading.Lock()
+        gate.acquire()
         with self._lock:
+            if self.durable >= sequence:  # advanced since the look above
+                return
+            if self._closed:
+                raise TimeoutError(f"the journal did not reach sequence {sequence}: closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="journal-watch",
                                                 daemon=True)
                 self._thread.start()
-            self._waiting += 1
+            heapq.heappush(self._parked, (sequence, next(self._tickets), gate))
             self._wanted.notify()
-            try:
-                while self.durable < sequence:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or self._closed:
-                        raise TimeoutError(
-                            f"the journal did not reach sequence {sequence} in {timeout:g}s "
-                            f"(it is at {self.durable})")
-                    self._advanced.wait(remaining)
-            finally:
-                self._waiting -= 1
+        # released by the watcher once durable >= sequence (or on close); a waiter that
+        # times out leaves its entry behind, and the watcher later releases a lock nobody
+        # waits on, which is harmless
+        if not gate.acquire(timeout=timeout) or self.durable < sequence:
+            raise TimeoutError(f"the journal did not reach sequence {sequence} in {timeout:g}s "
+                               f"(it is at {self.durable})")
 
     def _watch(self) -> None:
         while True:
             with self._lock:
-                while not self._waiting and not self._closed:
+                while not self._parked and not self._closed:
                     self._wanted.wait()
                 if self._closed:
-                    self._advanced.notify_all()
+                    for _, _, gate in self._parked:
+                        gate.release()
+                    self._parked.clear()
                     return
-            sequence = self._read()
+            sequence = self._poll_past(self.durable)
             if sequence > self.durable:
                 with self._lock:
                     self.durable = sequence
-                    self._advanced.notify_all()
-            else:
-                time.sleep(self._poll_interval)
+                    parked = self._parked
+                    while parked and parked[0][0] <= sequence:
+                        heapq.heappop(parked)[2].release()
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._wanted.notify_all()
-            self._advanced.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
+            if self._thread is None:
+                return
+        if self._thread is not threading.current_thread():
             self._thread.join(1.0)
 
 
@@ -110,8 +141,11 @@ class InboundClient:
         self.journal_slot = slots_for(True).journal
         self.base = journal_base(var_dir, names.inbound)
         self.timeout = timeout
+        header, cell = self.ring.arrays.header, layout.consumer_cell(self.journal_slot)
+        interval_ns = int(poll_interval * 1e9)
         self._watch = _DurableWatch(
-            lambda: self.ring.consumer_sequence(self.journal_slot), poll_interval)
+            lambda: self.ring.consumer_sequence(self.journal_slot),
+            lambda known: int(_poll_past(header, cell, known, interval_ns, _WATCH_SLICE_NS)))
 
     def submit(self, commands: np.ndarray, *, wait_durable: bool = True) -> np.ndarray:
         """Publish ``commands`` (one claim); returns their journal positions (NEW order id =

@@ -15,9 +15,16 @@ import pytest
 
 from ringex.records import COMMAND_DTYPE
 from ringex.ring.ring import Ring
-from ringex.runtime.submit import _DurableWatch
+from ringex.ring import layout
+from ringex.runtime.submit import _DurableWatch, _poll_past
 
 pytestmark = pytest.mark.timeout(60)
+
+
+def watch_of(ring) -> _DurableWatch:
+    header, cell = ring.arrays.header, layout.consumer_cell(0)
+    return _DurableWatch(lambda: ring.consumer_sequence(0),
+                         lambda known: int(_poll_past(header, cell, known, 50_000, 20_000_000)))
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def ring():
 def test_waiters_return_only_after_the_journal_passed_them(ring):
     producer = ring.producer(timeout=1.0)
     journal = ring.consumer(0)
-    watch = _DurableWatch(lambda: ring.consumer_sequence(0), 50e-6)
+    watch = watch_of(ring)
     targets = list(range(0, 64, 3))
     seen_at_return: dict[int, int] = {}
     failures: list[BaseException] = []
@@ -70,7 +77,7 @@ def test_waiters_return_only_after_the_journal_passed_them(ring):
 
 
 def test_a_wait_gives_up_at_its_timeout(ring):
-    watch = _DurableWatch(lambda: ring.consumer_sequence(0), 50e-6)
+    watch = watch_of(ring)
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="did not reach sequence 5"):
         watch.wait(5, timeout=0.3)
