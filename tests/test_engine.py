@@ -7,11 +7,22 @@ compiled engine against the reference matcher.
 import numpy as np
 import pytest
 
+from ringex.book.state import META_WINDOW_COUNT, META_WINDOW_HEAD
 from ringex.commands import cancel, new, pack
 from ringex.engine import MatchingEngine
 from ringex.errors import SnapshotError
 from ringex.pairs import Pair
-from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
+from ringex.records import (
+    COMMAND_DTYPE,
+    EVENT_DTYPE,
+    EventKind,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+)
+from ringex.reference import ReferenceMatcher
+from ringex.snapshot import decode_snapshot, encode_snapshot
 
 PAIRS = [Pair.for_ticks(0), Pair.for_ticks(1, band=(50, 5_000))]
 
@@ -77,6 +88,104 @@ def test_snapshot_restore_gives_the_same_hash_and_the_same_future():
     restored.check_invariants()
     assert restored.process(after).tobytes() == engine.process(after).tobytes()
     assert restored.state_hash() == engine.state_hash()
+
+
+def _reusing_client_ids(n, first_id=1, ts=0):
+    """Resting sells, IOC buys and cancels by client id, drawing client ids from 23 values for
+    2 accounts, so keys are retired into the window, rejected and (once evicted) reused."""
+    commands = []
+    for i in range(n):
+        order_id, account, client_order_id = first_id + i, 1 + (i // 3) % 2, 1 + (i * 7) % 23
+        if i % 3 == 0:
+            commands.append(new(order_id, account, Side.SELL, 100 + i % 4, 2,
+                                client_order_id=client_order_id, ts=ts + i))
+        elif i % 3 == 1:
+            commands.append(new(order_id, account, Side.BUY, 101, 1, tif=TimeInForce.IOC,
+                                client_order_id=client_order_id, ts=ts + i))
+        else:
+            commands.append(cancel(0, account, client_order_id=client_order_id, ts=ts + i))
+    return pack(commands)
+
+
+def test_snapshot_restore_with_a_non_empty_window_gives_the_same_hash_and_the_same_future():
+    window = 13  # wraps its ring many times over, so the snapshot starts mid-ring
+    engine = MatchingEngine(PAIRS, order_capacity=256, client_id_window=window)
+    reference = ReferenceMatcher(PAIRS, order_capacity=256, client_id_window=window)
+    before, after = _reusing_client_ids(400), _reusing_client_ids(400, first_id=1000, ts=400)
+    assert engine.process(before).tobytes() == reference.process(before).tobytes()
+    assert engine.done_client_ids == window
+    assert engine.state_hash() == reference.state_hash()
+    restored = MatchingEngine.restore(engine.snapshot(), order_capacity=256,
+                                      client_id_window=window)
+    assert restored.state_hash() == engine.state_hash()
+    restored.check_invariants()
+    future = restored.process(after)
+    assert future.tobytes() == engine.process(after).tobytes()
+    assert future.tobytes() == reference.process(after).tobytes()
+    assert restored.state_hash() == engine.state_hash() == reference.state_hash()
+    rejected = future[future["kind"] == EventKind.REJECTED]
+    assert (rejected["reason"] == Reason.DUPLICATE_CLIENT_ORDER_ID).sum() > 50
+    assert (future["reason"] == Reason.USER_CANCELED).any()
+    assert (future["kind"] == EventKind.TRADE).any()
+
+
+def test_restore_into_a_smaller_window_keeps_the_newest_keys():
+    engine = MatchingEngine(PAIRS, order_capacity=16, client_id_window=10)
+    engine.process(pack([new(i + 1, 5, Side.BUY, 0, 1, type=OrderType.MARKET,
+                             tif=TimeInForce.IOC, client_order_id=50 + i) for i in range(10)]))
+    smaller = MatchingEngine.restore(engine.snapshot(), order_capacity=16, client_id_window=4)
+    assert smaller.done_client_ids == 4
+    retries = pack([new(100 + i, 5, Side.BUY, 90, 1, client_order_id=50 + i) for i in range(10)])
+    events = smaller.process(retries)
+    reasons = [int(e["reason"]) for e in events if e["kind"] == EventKind.REJECTED]
+    assert reasons == [Reason.DUPLICATE_CLIENT_ORDER_ID] * 4  # 56..59; 50..55 rest again
+    assert smaller.live_orders == 6
+    smaller.check_invariants()
+    none = MatchingEngine.restore(engine.snapshot(), order_capacity=16, client_id_window=0)
+    assert none.done_client_ids == 0
+    assert not (none.process(retries)["kind"] == EventKind.REJECTED).any()
+
+
+def test_a_snapshot_whose_window_names_a_live_key_is_refused():
+    engine = MatchingEngine(PAIRS, order_capacity=16, client_id_window=4)
+    engine.process(pack([new(1, 5, Side.BUY, 90, 1, client_order_id=7),
+                         new(2, 5, Side.BUY, 0, 1, type=OrderType.MARKET, tif=TimeInForce.IOC,
+                             client_order_id=8)]))
+    pairs, words, meta = decode_snapshot(engine.snapshot())
+    assert list(words[-3:]) == [1, 5, 8]
+    words[-1] = 7  # the live order's key, claimed done as well
+    with pytest.raises(SnapshotError, match="client-order-id window"):
+        MatchingEngine.restore(encode_snapshot(pairs, words, meta))
+    with pytest.raises(SnapshotError, match="client-order-id window"):
+        MatchingEngine.restore(encode_snapshot(pairs, words[:-1], meta))  # truncated key
+
+
+def test_the_window_is_bounded_and_off_at_zero():
+    with pytest.raises(ValueError, match="client_id_window"):
+        MatchingEngine(PAIRS, client_id_window=-1)
+    iocs = pack([new(i + 1, 1 + i % 2, Side.BUY, 0, 1, type=OrderType.MARKET,
+                     tif=TimeInForce.IOC, client_order_id=1 + i) for i in range(5_000)])
+    for window, held in ((100, 100), (0, 0)):
+        engine = MatchingEngine(PAIRS, order_capacity=64, client_id_window=window)
+        engine.process(iocs)
+        assert engine.done_client_ids == held
+        assert (engine._state.coid_index[:, 2] != 0).sum() == held
+        engine.check_invariants()
+
+
+@pytest.mark.parametrize("corrupt", [
+    # a key the index lacks; a count that disagrees with the index
+    lambda st: st.coid_window.__setitem__((st.meta[META_WINDOW_HEAD], 1), 999),
+    lambda st: st.meta.__setitem__(META_WINDOW_COUNT, st.meta[META_WINDOW_COUNT] - 1),
+])
+def test_check_invariants_catches_a_corrupt_window(corrupt):
+    engine = MatchingEngine(PAIRS, order_capacity=16, client_id_window=4)
+    engine.process(pack([new(i + 1, 5, Side.BUY, 0, 1, type=OrderType.MARKET,
+                             tif=TimeInForce.IOC, client_order_id=50 + i) for i in range(6)]))
+    engine.check_invariants()
+    corrupt(engine._state)
+    with pytest.raises(AssertionError, match="client-order-id window"):
+        engine.check_invariants()
 
 
 def test_corrupt_truncated_and_foreign_snapshots_are_refused_by_name():

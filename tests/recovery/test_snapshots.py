@@ -12,7 +12,7 @@ from ringex.commands import new, pack
 from ringex.engine import MatchingEngine
 from ringex.errors import SnapshotError
 from ringex.pairs import default_pairs
-from ringex.records import Side
+from ringex.records import OrderType, Side, TimeInForce
 from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore
 from ringex.snapshot import decode_snapshot, encode_snapshot, write_snapshot
 
@@ -72,7 +72,7 @@ def test_max_seq_picks_the_newest_snapshot_the_sinks_have_reached(tmp_path):
     assert not list(tmp_path.glob("*.rejected"))
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "version", "pairs", "empty"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "version", "v1", "pairs", "empty"])
 def test_a_bad_newest_snapshot_is_reported_and_the_previous_one_used(tmp_path, caplog, damage):
     store = SnapshotStore(tmp_path, keep=3)
     older, newer = _engine(10), _engine(40)
@@ -86,6 +86,8 @@ def test_a_bad_newest_snapshot_is_reported_and_the_previous_one_used(tmp_path, c
         blob = blob[: len(blob) - 100]
     elif damage == "version":
         struct.pack_into("<I", blob, 8, 99)
+    elif damage == "v1":  # the format before the client-order-id window joined the words
+        struct.pack_into("<I", blob, 8, 1)
     elif damage == "empty":
         blob = bytearray()
     newest.write_bytes(bytes(blob))
@@ -97,7 +99,9 @@ def test_a_bad_newest_snapshot_is_reported_and_the_previous_one_used(tmp_path, c
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert newest.name in messages and "unusable" in messages
     expected_reason = {"flip": "checksum mismatch", "truncate": "checksum mismatch",
-                       "version": "version 99 is not supported", "pairs": "pairs differ",
+                       "version": "version 99 is not supported",
+                       "v1": "version 1 is not supported (this build reads 2) (version 1 "
+                             "predates the client-order-id window", "pairs": "pairs differ",
                        "empty": "truncated"}[damage]
     assert expected_reason in messages
     assert newest.with_suffix(".rejected").exists()
@@ -106,6 +110,25 @@ def test_a_bad_newest_snapshot_is_reported_and_the_previous_one_used(tmp_path, c
     else:
         assert recovered.engine.state_hash() == older.state_hash()
         assert recovered.rejected[0][0] == newest
+
+
+def test_the_window_is_restored_at_the_configured_size(tmp_path):
+    """load_latest restores the client-order-id window: the same hash at the same size; a
+    smaller window keeps the newest keys."""
+    pairs = default_pairs().pairs
+    engine = MatchingEngine(pairs, order_capacity=64, client_id_window=8)
+    # market IOCs on an empty book: each is done at once, its key enters the window
+    engine.process(pack([new(i + 1, 1, Side.BUY, 0, 1, type=OrderType.MARKET,
+                             tif=TimeInForce.IOC, client_order_id=100 + i) for i in range(12)]))
+    assert engine.done_client_ids == 8
+    store = SnapshotStore(tmp_path)
+    _write(store, engine)
+    same = store.load_latest(pairs, order_capacity=64, client_id_window=8).engine
+    assert same.state_hash() == engine.state_hash() and same.done_client_ids == 8
+    smaller = store.load_latest(pairs, order_capacity=64, client_id_window=3).engine
+    assert smaller.client_id_window == 3 and smaller.done_client_ids == 3
+    assert list(smaller.canonical_words()[-6:]) == [1, 109, 1, 110, 1, 111]
+    smaller.check_invariants()
 
 
 def test_meta_of_another_format_is_incompatible(tmp_path, caplog):
