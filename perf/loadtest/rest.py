@@ -216,12 +216,16 @@ class RestRoute:
         answered, good = self.answered(), self.succeeded()
         codes, counts = np.unique(status[answered], return_counts=True)
         requests = int(np.unique(request_ns[answered]).size + retries.sum())
+        new = answered & (self.kind == CommandKind.NEW)
+        placing = int(np.unique(request_ns[new]).size)  # POST /orders or /orders/batch
         last = int(response_ns[answered].max()) if answered.any() else start_ns
         span_s = max(1e-9, (last - start_ns) / 1e9)
         return {
             "gateway_url": self.gateway_url, "batch": self.batch, "senders": self.senders,
             "connections": self.connections,
             "answered": int(answered.sum()), "http_requests": requests,
+            "placing_requests": placing,
+            "new_orders_per_placing_request": round(int(new.sum()) / max(1, placing), 2),
             "status_counts": {str(int(c)): int(k) for c, k in zip(codes, counts)},
             "refused_409": int(self.refused().sum()),
             "errors": int((answered & ~good & ~self.refused()).sum()),

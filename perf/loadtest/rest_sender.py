@@ -5,7 +5,7 @@ order's ``202`` came back, and must go through the *same* keep-alive connection.
 connection lives in one gunicorn worker, and that worker remembers the orders it just placed
 (``gateway.access.RecentOrders``), so it accepts the cancel before Redis market data has the
 order; another worker would answer 404. Every command of a flow account goes through the lane
-``(account - 1) % lanes``, in flow order, so both hold.
+``(account - 1) % lanes``, one request at a time, so both hold.
 
 Each lane is a thread (the GIL is released while it waits on its socket); a process holds a
 few lanes. The parent (:class:`perf.loadtest.rest.RestRoute`) releases commands by raising
@@ -14,8 +14,10 @@ few lanes. The parent (:class:`perf.loadtest.rest.RestRoute`) releases commands 
 - a NEW order is ``POST /orders``, or with ``batch > 1`` waits for up to ``batch`` NEWs of its
   account (what this lane has been released, no more) and goes out in one
   ``POST /orders/batch``;
-- a cancel or amend first flushes its account's waiting NEWs, then is
-  ``DELETE`` / ``PATCH /orders/{id}`` with the id the gateway answered for its order. A 404
+- a cancel or amend is ``DELETE`` / ``PATCH /orders/{id}`` with the id the gateway answered
+  for its order; if that order is still waiting for its batch, the batch goes first. (So
+  with batches a cancel can overtake NEW orders of its account that came before it in the
+  flow; the check reads the order the commands entered `orders` in.) A 404
   (another worker, after a reconnect, before market data has the order: nothing was sent to
   the matcher) is retried every 5 ms for at most ``retry_404_s``.
 
@@ -219,7 +221,8 @@ class _Lane:
                 if len(waiting) >= self.batch:
                     self._place(account, pending.pop(account))
                 continue
-            if account in pending:
+            waiting = pending.get(account)
+            if waiting is not None and int(self.target[index]) in waiting:
                 self._place(account, pending.pop(account))
             self._operate(index)
         for account, waiting in pending.items():
