@@ -1,7 +1,8 @@
 """``GET /pairs``: every pair with its tick, lot, quantity limits, price band and status.
 
-The status is the market-data store's (``pair_status(pair_id)``) when the store offers it;
-otherwise the configured starting status, ``TRADING`` (``docs/api.md`` says so).
+The status is the market-data store's ``pair_status`` (the last ``PAIR_STATUS`` event,
+``TRADING`` before any); ``UNKNOWN`` while the store cannot be read (the rest of the answer
+is configuration and stays valid).
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ class PairsResource:
         self.market_data = dependencies.market_data
 
     def _status(self, pair_id: int) -> str:
-        reader = getattr(self.market_data, "pair_status", None)
-        if reader is None:
-            return PairStatus.TRADING.name
         try:
-            return PairStatus(int(reader(pair_id))).name
-        except Exception:  # noqa: BLE001 - an unknown or unreachable status
+            status = self.market_data.pair_status(pair_id)
+        except Exception:  # noqa: BLE001 - an unreachable store: the pairs are still known
             return "UNKNOWN"
+        return status.name if isinstance(status, PairStatus) else "UNKNOWN"
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         send_json(resp, {"pairs": [pair_view(pair, self._status(pair.pair_id))

@@ -13,6 +13,7 @@ Rules every store keeps:
 * ``put_book`` keeps the snapshot with the highest ``seq``; an older one is ignored.
 * Prices are int64 ticks and quantities int64 lots, as in the records; the pair registry turns
   them into decimal strings at the edge.
+* ``PAIR_STATUS`` events set the pair's status (:meth:`MarketDataStore.pair_status`).
 * Readers never raise for an unknown pair or order: they return ``None`` or an empty list.
   An unknown interval name is a caller error (``ValidationError``).
 
@@ -27,7 +28,7 @@ from typing import NamedTuple, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ringex.errors import ValidationError
-from ringex.records import OrderStatus, Reason, Side
+from ringex.records import OrderStatus, PairStatus, Reason, Side
 
 __all__ = [
     "INTERVALS",
@@ -177,6 +178,13 @@ class MarketDataStore(Protocol):
     def book(self, pair: int | str, depth: int = 10) -> Book | None:
         """The newest L2 snapshot cut to ``depth`` levels a side; ``Book(0, [], [])`` when the
         pair has none yet; None for an unknown pair."""
+
+    def pair_status(self, pair: int | str) -> PairStatus | None:
+        """The pair's trading status as the last ``PAIR_STATUS`` event applied set it;
+        ``TRADING`` (every pair's status at start) if the store has applied none for it;
+        None for an unknown pair. Like everything here it is the projection's view: a store
+        built after the status changed, from events that do not include the change, says
+        ``TRADING``."""
 
     def last_seq(self) -> int:
         """The highest event ``seq`` applied (0 before any)."""

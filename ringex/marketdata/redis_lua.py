@@ -32,7 +32,7 @@ end
 """
 
 # ARGV: prefix, candles_kept, trades_kept, order_ttl_s, expected_last_seq, batch_last_seq,
-#       rings, candles, trades, trade_json, orders, order_json (records end with \n, fields
+#       rings, candles, trades, trade_json, orders, order_json, statuses (records end with \n, fields
 #       split by \t; a JSON text is cut from its *_json blob by its length, so that Lua never
 #       pattern-matches it character by character):
 #   rings:   name (pair:interval), pair, interval, ms, first_seq, last_seq, newest ('' = none),
@@ -41,6 +41,7 @@ end
 #            v, n, fs, ls, vu, volume
 #   trades:  pair, length of its JSON                                       (seq order)
 #   orders:  mode, bucket, order_id, account, closed, seq, length of its JSON (by order id)
+#   statuses: pair name, status name, of each PAIR_STATUS event           (seq order)
 # Returns last_seq after the batch, or {'stale', last_seq, ring, ring_seq, ...} having
 # written nothing.
 APPLY_SCRIPT = _COMMON + r"""
@@ -252,6 +253,10 @@ if #expired > 0 then
 end
 for _, account in ipairs(accounts) do
   redis.call('PUBLISH', P .. 'ch:orders:' .. account, '[' .. table.concat(changed[account], ',') .. ']')
+end
+
+for pair, status in string.gmatch(ARGV[13], '([^\t]*)\t([^\n]*)\n') do
+  redis.call('HSET', P .. 'pair-status', pair, status)
 end
 
 redis.call('SET', P .. 'last_seq', batch_last)

@@ -42,7 +42,8 @@ from ringex.marketdata.interface import (
 from ringex.marketdata.redis_encode import ORDER_BUCKET, BatchEncoder, PairText
 from ringex.marketdata.redis_lua import APPLY_SCRIPT, PUT_BOOK_SCRIPT
 from ringex.pairs import Pair, PairRegistry
-from ringex.records import EVENT_DTYPE, OrderStatus, OrderType, Reason, Side, TimeInForce
+from ringex.records import (EVENT_DTYPE, EventKind, OrderStatus, OrderType, PairStatus, Reason,
+                            Side, TimeInForce)
 
 __all__ = ["RedisMarketData"]
 
@@ -54,6 +55,9 @@ def _value(enum_type, text) -> int:
     if isinstance(text, int):
         return text
     return int(enum_type[text]) if text in enum_type.__members__ else int(text)
+
+
+_PAIR_STATUS_VALUES = frozenset(int(status) for status in PairStatus)
 
 
 def _text(value) -> str:
@@ -124,7 +128,8 @@ class RedisMarketData:
                 last = int(batch["seq"][-1])
                 ring_ids, strings = self._encoder.encode(batch)
                 connection.send_command("EVALSHA", self._apply.sha, 0, *self._head,
-                                        str(expected), str(last), *strings)
+                                        str(expected), str(last), *strings,
+                                        self._statuses(batch))
                 sent.append((last, ring_ids))
                 expected = last
                 if len(sent) - done > 1:  # keep one call in flight while folding the next
@@ -163,6 +168,17 @@ class RedisMarketData:
         self._applied = int(_text(reply))
         return True
 
+    def _statuses(self, batch: np.ndarray) -> str:
+        """The apply script's ``statuses``: ``PAIR\tSTATUS\n`` per PAIR_STATUS event of a
+        registered pair, in seq order (so the last one wins)."""
+        changes = batch[batch["kind"] == EventKind.PAIR_STATUS]
+        lines = []
+        for pair_id, status in zip(changes["pair_id"].tolist(), changes["pair_status"].tolist()):
+            if 0 <= pair_id < len(self.registry):
+                name = PairStatus(status).name if status in _PAIR_STATUS_VALUES else str(status)
+                lines.append(f"{self.registry.pairs[pair_id].name}\t{name}\n")
+        return "".join(lines)
+
     def put_book(self, pair_id: int, seq: int, bids, asks) -> bool:
         text = self._encoder.text(int(pair_id))
         if not isinstance(text, PairText):
@@ -182,6 +198,16 @@ class RedisMarketData:
     def last_seq(self) -> int:
         value = self.redis.get(self.prefix + "last_seq")
         return int(value) if value is not None else 0
+
+    def pair_status(self, pair: int | str) -> PairStatus | None:
+        found = self._pair(pair)
+        if found is None:
+            return None
+        value = self.redis.hget(self.prefix + "pair-status", found.name)
+        if value is None:
+            return PairStatus.TRADING
+        text = _text(value)
+        return PairStatus[text] if text in PairStatus.__members__ else int(text)
 
     def candles(self, pair: int | str, interval: str, start_ms: int | None = None,
                 end_ms: int | None = None, limit: int = DEFAULT_CANDLE_LIMIT) -> list[Candle]:

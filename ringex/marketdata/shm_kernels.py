@@ -40,6 +40,7 @@ _ACCEPTED = int(EventKind.ACCEPTED)
 _AMENDED = int(EventKind.AMENDED)
 _CANCELED = int(EventKind.CANCELED)
 _REJECTED = int(EventKind.REJECTED)
+_PAIR_STATUS = int(EventKind.PAIR_STATUS)
 _FILLED, _PARTIALLY_FILLED, _FIRST_CLOSED = 3, 2, 3  # OrderStatus; FILLED..REJECTED are closed
 _BUY, _SELL = 1, 2
 _REPLACE, _FILL, _IF_ABSENT = 1, 2, 3
@@ -137,6 +138,12 @@ def apply_events(arrays, events, intervals_ms, candle_open, trade_open, stripe_o
                           event.order_type, event.tif, event.order_status, event.reason,
                           event.price, event.quantity, event.filled_qty, event.leaves_qty,
                           seq, event.timestamp_ns)
+        elif kind == _PAIR_STATUS:
+            pair = event.pair_id
+            if 0 <= pair < n_pairs:
+                # one aligned cell, read whole by readers: no seqlock needed
+                store_release(arrays.trade_meta, pair * L.LINE + L.PAIR_STATUS,
+                              np.int64(event.pair_status))
     _close_all(arrays.candle_meta, candle_open)
     _close_all(arrays.trade_meta, trade_open)
     _close_all(arrays.order_meta, stripe_open)
@@ -475,3 +482,9 @@ def read_order(arrays, order_id, out):
             _copy_row(out, orders[stripe, slot])
         if _read_valid(meta, cell, version):
             return slot >= 0
+
+
+@njit
+def read_pair_status(arrays, pair):
+    """The pair's last PAIR_STATUS (0 if the store saw none)."""
+    return load_acquire(arrays.trade_meta, pair * L.LINE + L.PAIR_STATUS)

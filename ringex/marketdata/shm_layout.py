@@ -5,7 +5,7 @@ The segment is one array of int64 cells, cut into sections (each starts on a 64-
     header        32 cells   descriptor (owner, once, MAGIC last) | LAST_SEQ line | counters line
     candle_meta   [pair][interval] one line each: VERSION | SEQ | NEWEST | -
     candles       [pair][interval][K slots][CANDLE_FIELDS]   slot = (start_ms // ms) % K
-    trade_meta    [pair] one line: VERSION | COUNT | -
+    trade_meta    [pair] one line: VERSION | COUNT | PAIR_STATUS | -   (status 0: none seen)
     trades        [pair][N slots][TRADE_FIELDS]               slot = n % N, n = COUNT before
     book_meta     [pair] one line: VERSION | SEQ | N_BIDS | N_ASKS | -
     book          [pair][side: 0 bids, 1 asks][D levels][price, qty, count]
@@ -45,6 +45,7 @@ HEADER_CELLS = 32
 VERSION = 0
 CANDLE_SEQ, CANDLE_NEWEST = 1, 2
 TRADE_COUNT = 1
+PAIR_STATUS = 2  # in trade_meta: the pair's last PAIR_STATUS event (written by apply)
 BOOK_SEQ, BOOK_N_BIDS, BOOK_N_ASKS = 1, 2, 3
 STRIPE_COUNT, STRIPE_EVICTED, STRIPE_DROPPED = 1, 2, 3
 

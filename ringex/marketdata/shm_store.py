@@ -40,7 +40,7 @@ from ringex.marketdata.interface import (
     interval_ms,
 )
 from ringex.pairs import PairRegistry
-from ringex.records import EVENT_DTYPE, OrderStatus, Reason, Side
+from ringex.records import EVENT_DTYPE, OrderStatus, PairStatus, Reason, Side
 from ringex.ring.segment import DEFAULT_PREFIX, Segment, segment_name
 
 __all__ = ["SharedMemoryMarketData"]
@@ -160,6 +160,13 @@ class SharedMemoryMarketData:
 
     def last_seq(self) -> int:
         return int(K.read_last_seq(self.arrays.header))
+
+    def pair_status(self, pair: int | str) -> PairStatus | None:
+        pair_id = self._pair_id(pair)
+        if pair_id is None:
+            return None
+        status = int(K.read_pair_status(self.arrays, pair_id))
+        return _enum(PairStatus, status) if status else PairStatus.TRADING
 
     def candles(self, pair: int | str, interval: str, start_ms: int | None = None,
                 end_ms: int | None = None, limit: int = DEFAULT_CANDLE_LIMIT) -> list[Candle]:

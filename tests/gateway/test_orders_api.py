@@ -170,6 +170,22 @@ def test_market_data_endpoints(client, engine_sink):
                         "status": "TRADING"}
 
 
+def test_pairs_show_the_status_market_data_saw(client, engine_sink):
+    from ringex import commands as C
+    from ringex.records import PairStatus
+
+    engine_sink.submit(C.pack([C.set_status(1, PairStatus.HALTED),
+                               C.set_status(2, PairStatus.POST_ONLY)]))
+    statuses = [pair["status"] for pair in client.simulate_get("/pairs").json["pairs"]]
+    assert statuses == ["TRADING", "HALTED", "POST_ONLY"]
+    result = client.simulate_post("/orders", headers=ALICE_HEADERS, json={
+        "pair": "ETH-USDT", "side": "BUY", "order_type": "LIMIT", "price": "3000.00",
+        "quantity": "1"})
+    assert result.status_code == 202  # durable; the matcher then rejects it: halted
+    order = client.simulate_get(f"/orders/{result.json['order_id']}", headers=ALICE_HEADERS)
+    assert order.json["status"] == "REJECTED"
+
+
 def test_health_metrics_openapi(client, engine_sink):
     health = client.simulate_get("/health")
     assert health.status_code == 200 and health.json["status"] == "ok"

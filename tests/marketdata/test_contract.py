@@ -26,7 +26,7 @@ from ringex.errors import ValidationError
 from ringex.marketdata import MarketDataStore, fold_candles, fold_orders
 from ringex.marketdata.interface import INTERVALS, Book
 from ringex.marketdata.ohlcv import window
-from ringex.records import EventKind, OrderStatus, Reason, Side
+from ringex.records import EventKind, OrderStatus, PairStatus, Reason, Side
 from ringex.reference import ReferenceMatcher
 
 T0_MS = T0_NS // 1_000_000
@@ -268,3 +268,29 @@ def test_many_updates_to_one_order_and_candle_in_one_batch_give_the_fold(make_st
         range(1, 21))
     assert store_state(whole, registry, order_ids) == store_state(one_by_one, registry,
                                                                   order_ids)
+
+
+def test_pair_status_follows_the_status_events(make_store):
+    """A pair's status is the last PAIR_STATUS applied, TRADING before any; replays and
+    batch boundaries change nothing; an unknown pair has none."""
+    registry = make_registry()
+    matcher = ReferenceMatcher(registry.pairs)
+    commands = [C.set_status(0, PairStatus.HALTED, ts=T0_NS),
+                C.new(1, 10, Side.SELL, 500, 10, ts=T0_NS + 1),  # rejected: halted
+                C.set_status(2, PairStatus.POST_ONLY, ts=T0_NS + 2),
+                C.set_status(0, PairStatus.CANCEL_ONLY, ts=T0_NS + 3),
+                C.set_status(2, PairStatus.TRADING, ts=T0_NS + 4),
+                C.set_status(2, PairStatus.HALTED, ts=T0_NS + 5)]
+    events = matcher.process(C.pack(commands))
+    assert (events["kind"] == EventKind.PAIR_STATUS).sum() == 5
+    store = make_store(registry)
+    assert [store.pair_status(p.pair_id) for p in registry] == [PairStatus.TRADING] * 3
+    store.apply(events[:2])
+    assert store.pair_status("AAA-USDT") == PairStatus.HALTED
+    store.apply(events[2:4])
+    store.apply(events)  # a replay of everything, then the rest
+    assert [store.pair_status(p.name) for p in registry] == \
+        [PairStatus.CANCEL_ONLY, PairStatus.TRADING, PairStatus.HALTED]
+    store.apply(events[:3])  # an old replay does not bring an old status back
+    assert store.pair_status(0) == PairStatus.CANCEL_ONLY
+    assert store.pair_status("NOPE-USDT") is None and store.pair_status(7) is None
