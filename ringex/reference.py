@@ -6,7 +6,9 @@ same ``COMMAND_DTYPE`` arrays and must return byte-identical ``EVENT_DTYPE`` arr
 with dicts, sorted lists and deques; numpy only reads the commands and builds the event array.
 
 Single-threaded and owned by its caller. The book is never crossed between commands, and every
-resting order is a GTC LIMIT order with ``leaves_qty > 0`` (see :meth:`check_invariants`).
+resting order is a GTC LIMIT order with ``leaves_qty > 0`` (see :meth:`check_invariants`). The
+client-order-id window is an ``OrderedDict`` of done keys, oldest first; ``_done`` is called
+once per order, right after its last event.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Modules, one idea each:
 
 - ``state``   -- the arrays that hold the whole book (:class:`BookState`) and their allocation;
 - ``index``   -- open-addressing hash indexes (order id -> slot, (account, client id) -> slot);
+- ``client_ids`` -- reserved client order ids: live ones, and the FIFO window of done ones;
 - ``levels``  -- price levels: FIFO queues, the occupancy bitmap and best-price search;
 - ``emit``    -- writing event records;
 - ``matcher`` -- the command loop: validation, matching, cancel, amend, cancel-all, status;
