@@ -5,13 +5,12 @@ Why it exists: the bridge decodes every JSON order; in Python that cost ~7.5 us 
 This kernel applies the rules of :mod:`ringex.wire.json_commands_reference` to the messages
 it is sure about and answers, per message:
 
-* :data:`DECODED`: the record is complete and equals the reference's;
-* :data:`NEEDS_HASH`: complete except ``client_order_id``, a string the reference would
-  hash (BLAKE2b, :func:`ringex.wire.ids.client_id_to_int`); ``hash_spans[i]`` locates it;
+* :data:`DECODED`: the record is complete and equals the reference's (a string client id
+  is hashed here, by :func:`ringex.wire.blake2b.client_id_hash`);
 * :data:`FALLBACK`: anything else, including every message the reference would reject;
   the caller decodes it with the reference, so each error still comes from there.
 
-Invariant: the kernel never returns DECODED or NEEDS_HASH for a message the reference would
+Invariant: the kernel never returns DECODED for a message the reference would
 reject or decode differently (Hypothesis tests compare the two). When unsure it falls back.
 
 The registry enters as one int64 array ``pairs`` (built by :mod:`ringex.wire.json_commands`),
@@ -25,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ringex.jit import njit
+from ringex.wire.blake2b import client_id_hash
 from ringex.records import (
     CommandKind,
     OrderType,
@@ -45,10 +45,11 @@ from ringex.wire.json_scan import (
     scan,
 )
 
-__all__ = ["DECODED", "NEEDS_HASH", "FALLBACK", "PAIR_COLUMNS", "MAX_NAME", "HASH_ROW",
-           "decode_one", "decode_kernel"]
+__all__ = ["DECODED", "FALLBACK", "PAIR_COLUMNS", "MAX_NAME", "SLOT_ROWS", "decode_one",
+           "decode_kernel"]
 
-DECODED, NEEDS_HASH, FALLBACK = 0, 1, 2
+DECODED, FALLBACK = 0, 2
+_NEEDS_HASH = 1  # between the interpreters and decode_one: client_order_id is to be hashed
 
 #: Columns of a ``pairs`` row, then the canonical name's length and its bytes (one column
 #: each, :data:`MAX_NAME` of them). A multiplier of 0 means "beyond int64" (falls back).
@@ -58,8 +59,8 @@ PAIR_COLUMNS = ("price_places", "price_multiplier", "quantity_places", "quantity
  _MAX_QTY, _NAME_LENGTH) = range(len(PAIR_COLUMNS))
 _NAME = len(PAIR_COLUMNS)
 MAX_NAME = 40  # normalize_pair_name accepts nothing longer
-#: Row of ``slots`` past the fields: where a NEEDS_HASH client id string is.
-HASH_ROW = FIELD_COUNT
+#: Rows of the ``slots`` scratch: one per field.
+SLOT_ROWS = FIELD_COUNT
 
 _ACTION, _ORDER, _TYPE, _VERSION = (field_id(name) for name in ("action", "order", "type",
                                                                   "version"))
@@ -283,7 +284,7 @@ def _ignored_raw(slots, field):
 
 @njit
 def _seed(payload, slots, pairs, order_id, account, record):
-    """The Go design's message into ``record`` (zeroed); FALLBACK, DECODED or NEEDS_HASH."""
+    """The Go design's message into ``record`` (zeroed); FALLBACK, DECODED or _NEEDS_HASH."""
     for field in range(_TOP_FIELDS):
         if field != _ACTION and field != _ORDER and slots[field, 0] != ABSENT:
             return FALLBACK
@@ -310,7 +311,7 @@ def _seed(payload, slots, pairs, order_id, account, record):
             return FALLBACK
         record["kind"] = kind
         record["client_order_id"] = coid
-        return NEEDS_HASH if coid == _HASH else DECODED
+        return _NEEDS_HASH if coid == _HASH else DECODED
     side = _enum(payload, slots, _SEED_SIDE, _GROUP_SIDE)
     order_type = _enum(payload, slots, _SEED_TYPE, _GROUP_TYPE)
     if side < 0 or order_type < 0:
@@ -333,12 +334,12 @@ def _seed(payload, slots, pairs, order_id, account, record):
     record["client_order_id"] = coid
     record["price"] = price
     record["quantity"] = quantity
-    return NEEDS_HASH if coid == _HASH else DECODED
+    return _NEEDS_HASH if coid == _HASH else DECODED
 
 
 @njit
 def _native(payload, slots, pairs, order_id, account, record):
-    """The native message into ``record`` (zeroed); FALLBACK, DECODED or NEEDS_HASH."""
+    """The native message into ``record`` (zeroed); FALLBACK, DECODED or _NEEDS_HASH."""
     kind = _enum(payload, slots, _TYPE, _GROUP_KIND)
     if kind < 0 or slots[_ORDER, 0] != ABSENT:
         return FALLBACK
@@ -418,7 +419,7 @@ def _native(payload, slots, pairs, order_id, account, record):
         record["order_id"] = order_id
         record["price"] = price
         record["quantity"] = quantity
-        return NEEDS_HASH if coid == _HASH else DECODED
+        return _NEEDS_HASH if coid == _HASH else DECODED
     # CANCEL and AMEND name their target by order_id or by client_order_id, not both.
     if slots[_ORDER_ID, 0] != ABSENT:
         if slots[_CLIENT_ORDER_ID, 0] != ABSENT:
@@ -440,15 +441,15 @@ def _native(payload, slots, pairs, order_id, account, record):
             return FALLBACK
         record["price"] = price
         record["quantity"] = quantity
-    return NEEDS_HASH if coid == _HASH else DECODED
+    return _NEEDS_HASH if coid == _HASH else DECODED
 
 
 @njit
 def decode_one(data, start, end, max_bytes, pairs, order_id, default_account, partition,
-               offset, timestamp, records, index, slots):
-    """Decode the message ``data[start:end]`` into ``records[index]``; its status. For
-    NEEDS_HASH, ``slots[HASH_ROW, 0:2]`` is the span of the client id string. After
-    FALLBACK the record holds garbage."""
+               offset, timestamp, records, index, slots, words):
+    """Decode the message ``data[start:end]`` into ``records[index]``; DECODED or FALLBACK
+    (then the record holds garbage). ``slots`` (SLOT_ROWS x 4, int64) and ``words``
+    (HASH_WORDS, uint64) are scratch."""
     record = records[index]
     record["kind"] = 0
     record["side"] = 0
@@ -474,24 +475,21 @@ def decode_one(data, start, end, max_bytes, pairs, order_id, default_account, pa
         status = _seed(data, slots, pairs, order_id, default_account, record)
     else:
         status = _native(data, slots, pairs, order_id, default_account, record)
-    if status == NEEDS_HASH:
+    if status == _NEEDS_HASH:
         field = _SEED_ID if seed else _CLIENT_ORDER_ID
-        slots[HASH_ROW, 0] = slots[field, 1]
-        slots[HASH_ROW, 1] = slots[field, 2]
+        record["client_order_id"] = client_id_hash(data, slots[field, 1], slots[field, 2],
+                                                   words)
+        status = DECODED
     return status
 
 
 @njit
 def decode_kernel(data, starts, max_bytes, pairs, order_ids, default_account, partitions,
-                  offsets, timestamps, records, statuses, hash_spans, slots):
+                  offsets, timestamps, records, statuses, slots, words):
     """:func:`decode_one` for message ``i = data[starts[i]:starts[i + 1]]`` with
-    ``order_ids[i]`` ... into ``records[i]``, ``statuses[i]`` and ``hash_spans[i]``.
-    ``slots`` (FIELD_COUNT + 1 rows of 4) is scratch."""
+    ``order_ids[i]`` ... into ``records[i]`` and ``statuses[i]``."""
     for index in range(records.shape[0]):
-        status = decode_one(data, starts[index], starts[index + 1], max_bytes, pairs,
-                            order_ids[index], default_account, partitions[index],
-                            offsets[index], timestamps[index], records, index, slots)
-        statuses[index] = status
-        if status == NEEDS_HASH:
-            hash_spans[index, 0] = slots[HASH_ROW, 0]
-            hash_spans[index, 1] = slots[HASH_ROW, 1]
+        statuses[index] = decode_one(data, starts[index], starts[index + 1], max_bytes, pairs,
+                                     order_ids[index], default_account, partitions[index],
+                                     offsets[index], timestamps[index], records, index, slots,
+                                     words)

@@ -42,10 +42,9 @@ from ringex.errors import ValidationError
 from ringex.pairs import PairRegistry
 from ringex.records import COMMAND_DTYPE, Reason
 from ringex.wire import json_command_kernel as kernel
-from ringex.wire.ids import client_id_to_int
+from ringex.wire.blake2b import HASH_WORDS
 from ringex.wire.json_commands_reference import JSON_VERSION, decode_values
 from ringex.wire.json_messages import DEFAULT_MAX_BYTES
-from ringex.wire.json_scan import FIELD_COUNT
 from ringex.wire.units import registry_units
 
 __all__ = ["JSON_VERSION", "decode_command", "decode_commands", "decode_batch",
@@ -84,12 +83,13 @@ def _pairs(registry: PairRegistry) -> np.ndarray:
     return pairs
 
 
-def _slots() -> np.ndarray:
+def _scratch() -> tuple[np.ndarray, np.ndarray]:
     """This thread's scratch for the kernel (it writes there, so threads may not share)."""
-    slots = getattr(_SCRATCH, "slots", None)
-    if slots is None:
-        slots = _SCRATCH.slots = np.empty((FIELD_COUNT + 1, 4), dtype=np.int64)
-    return slots
+    scratch = getattr(_SCRATCH, "arrays", None)
+    if scratch is None:
+        scratch = _SCRATCH.arrays = (np.empty((kernel.SLOT_ROWS, 4), dtype=np.int64),
+                                     np.empty(HASH_WORDS, dtype=np.uint64))
+    return scratch
 
 
 def _check_caller(order_id: int, default_account: int) -> None:
@@ -134,20 +134,13 @@ def decode_batch(
     ids = np.array(order_ids, dtype=np.int64).reshape(count)
     records = np.zeros(count, dtype=COMMAND_DTYPE)
     statuses = np.empty(count, dtype=np.int64)
-    hash_spans = np.empty((count, 2), dtype=np.int64)
     plain = all(type(payload) is bytes for payload in payloads)
     if plain:
         data = b"".join(payloads)
         starts = np.zeros(count + 1, dtype=np.int64)
         np.cumsum([len(payload) for payload in payloads], out=starts[1:])
         kernel.decode_kernel(data, starts, max_bytes, _pairs(registry), ids, default_account,
-                             partitions, offsets, timestamps, records, statuses, hash_spans,
-                             _slots())
-        hashed = np.flatnonzero(statuses == kernel.NEEDS_HASH)
-        if hashed.shape[0]:
-            records["client_order_id"][hashed] = [
-                client_id_to_int(data[start:end].decode("ascii"))
-                for start, end in hash_spans[hashed].tolist()]
+                             partitions, offsets, timestamps, records, statuses, *_scratch())
         redo = np.flatnonzero(statuses == kernel.FALLBACK).tolist()
     else:
         redo = range(count)
@@ -188,16 +181,11 @@ def decode_command(
     if type(payload) is bytes:
         # bytearray-backed: np.empty of this dtype costs ~600 ns, this ~350 ns
         record = np.frombuffer(bytearray(_RECORD_SIZE), dtype=COMMAND_DTYPE)
-        slots = _slots()
-        status = kernel.decode_one(payload, 0, len(payload), max_bytes,
-                                   _pairs(registry), order_id,
-                                   default_account, source_partition, source_offset,
-                                   timestamp_ns, record, 0, slots)
+        slots, words = _scratch()
+        status = kernel.decode_one(payload, 0, len(payload), max_bytes, _pairs(registry),
+                                   order_id, default_account, source_partition, source_offset,
+                                   timestamp_ns, record, 0, slots, words)
         if status == kernel.DECODED:
-            return record
-        if status == kernel.NEEDS_HASH:
-            text = payload[slots[kernel.HASH_ROW, 0]:slots[kernel.HASH_ROW, 1]]
-            record["client_order_id"] = client_id_to_int(text.decode("ascii"))
             return record
     values = decode_values(payload, registry_units(registry), order_id, default_account,
                            max_bytes)

@@ -336,14 +336,14 @@ def test_a_batch_decodes_as_the_reference_does(registry, data):
     b' {\n "type" : "set_status" , "pair":"eth-usdt", "status":"HALTED" }\n',
 ])
 def test_the_kernel_decodes_the_usual_messages_itself(registry, payload):
-    """Not a fallback in disguise: these are decoded by the kernel (DECODED / NEEDS_HASH)."""
+    """Not a fallback in disguise: the kernel decodes these itself."""
     from ringex.wire import json_command_kernel as kernel
-    from ringex.wire.json_commands import _pairs, _slots
+    from ringex.wire.json_commands import _pairs, _scratch
 
     record = np.zeros(1, dtype=COMMAND_DTYPE)
     status = kernel.decode_one(payload, 0, len(payload), DEFAULT_MAX_BYTES, _pairs(registry),
-                               77, 9, 3, 41, 1, record, 0, _slots())
-    assert status in (kernel.DECODED, kernel.NEEDS_HASH)
+                               77, 9, 3, 41, 1, record, 0, *_scratch())
+    assert status == kernel.DECODED
     assert outcome(decode_command, payload, registry) == \
         outcome(decode_command_reference, payload, registry)
 
@@ -368,3 +368,23 @@ def test_other_payload_types_and_caller_errors_match(registry):
         with pytest.raises(ValueError):
             decode_batch([b"{}"], registry, order_ids=[arguments["order_id"]], timestamp_ns=0,
                          default_account=arguments["default_account"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1,
+               max_size=64))
+def test_the_compiled_hash_is_client_id_to_int(text):
+    from ringex.wire.blake2b import HASH_WORDS, client_id_hash
+    from ringex.wire.ids import client_id_to_int
+
+    canonical = text.isdigit() and text[0] != "0" and len(text) <= 19 and int(text) <= INT64_MAX
+    if not canonical:
+        words = np.empty(HASH_WORDS, dtype=np.uint64)
+        padded = b"{" + text.encode("ascii") + b"}"
+        assert client_id_hash(padded, 1, 1 + len(text), words) == client_id_to_int(text)
+
+
+def test_the_hash_person_is_the_one_ids_uses():
+    from ringex.wire import blake2b, ids
+
+    assert blake2b._PERSON == ids._HASH_PERSON
