@@ -188,7 +188,8 @@ class _Output:
             if described is None or described.error is not None or not described.partitions:
                 raise RingexError(f"output topic {topic!r} is missing; run ensure_topics first")
             self.partitions[topic] = len(described.partitions)
-        self.resume = {topic: read_resume_seqs(self.kafka.bootstrap, topic)
+        self.resume = {topic: read_resume_seqs(self.kafka.bootstrap, topic,
+                                               partitions=self.owned or None)
                        for topic in self.partitions}
         self.targets = {}  # key -> (events partition, trades partition)
         log.info("publisher %s resumes after %s", self.transactional_id, self.resume)

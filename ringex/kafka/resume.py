@@ -15,20 +15,18 @@ at or below the value of *the partition that event goes to*. That is exact becau
 
 How the tail is read: a partition's last offsets may be transaction markers or aborted
 messages, which ``read_committed`` hides, so the reader starts ``lookback`` offsets before the
-end and widens the window (x8) until it finds a committed message or reaches the start of the
-partition. The end of a partition is the broker's end-of-partition signal (for
-``read_committed``, the last stable offset), never a watermark arithmetic that markers would
-throw off. Reads use a throw-away consumer (random group id, nothing committed).
+high watermark and widens the window (x8) until it finds a committed message or reaches the
+start of the partition. Each window ends at the high watermark seen when the read began
+(:func:`ringex.kafka.reading.read_ranges`), so a busy writer cannot keep it reading forever.
+Reads use a throw-away consumer (random group id, nothing committed).
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 
 from ringex.errors import RingexError
-from ringex.kafka.clients import consumer_config
 
 __all__ = ["read_resume_seqs", "seq_of"]
 
@@ -45,70 +43,44 @@ def seq_of(payload: bytes | None, where: str) -> int:
 
 
 def read_resume_seqs(bootstrap: str, topic: str, *, timeout: float = 30.0,
-                     lookback: int = 64) -> dict[int, int]:
-    """``{partition: highest committed seq}`` (0 for a partition with no committed message)."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
+                     lookback: int = 64,
+                     partitions: tuple[int, ...] | None = None) -> dict[int, int]:
+    """``{partition: highest committed seq}`` (0 for a partition with no committed message).
 
-    consumer = Consumer(consumer_config(bootstrap, f"ringex-resume-{uuid.uuid4().hex}",
-                                        client_id="ringex-resume", **{
-                                            "enable.partition.eof": True}))
+    ``partitions``: only these (an instance of a scale-out reads only its own; another
+    instance's partitions are busy, and their ``seq`` is of another space).
+    """
+    from confluent_kafka import TopicPartition
+
+    from ringex.kafka.reading import partitions_of, read_ranges, reader
+
     deadline = time.monotonic() + timeout
-
-    def remaining() -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"could not read the tail of {topic} within {timeout}s")
-        return left
-
+    consumer = reader(bootstrap, "ringex-resume")
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout)
-        described = metadata.topics.get(topic)
-        if described is None or described.error is not None or not described.partitions:
-            raise RingexError(f"topic {topic!r} does not exist "
-                              f"({described.error if described else 'not in metadata'})")
-        seqs = {partition: 0 for partition in described.partitions}
+        listed = partitions_of(consumer, topic, timeout)
+        wanted = listed if partitions is None else [p for p in listed if p in partitions]
+        seqs = {partition: 0 for partition in wanted}
         bounds: dict[int, tuple[int, int]] = {}
-        for partition in seqs:
+        for partition in wanted:
             low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=max(0.5, remaining()))
+                TopicPartition(topic, partition),
+                timeout=max(0.5, deadline - time.monotonic()))
             if high > low:
                 bounds[partition] = (low, high)
         window = max(1, lookback)
         while bounds:
-            starts = {p: max(low, high - window) for p, (low, high) in bounds.items()}
-            found = _read_windows(consumer, topic, starts, remaining)
-            for partition, seq in found.items():
-                seqs[partition] = seq
-            bounds = {p: b for p, b in bounds.items()
-                      if p not in found and starts[p] > b[0]}
+            ranges = {p: (max(low, high - window), high) for p, (low, high) in bounds.items()}
+            found: dict[int, int] = {}
+
+            def keep(message) -> None:
+                where = f"{topic}/{message.partition()}@{message.offset()}"
+                found[message.partition()] = max(found.get(message.partition(), 0),
+                                                 seq_of(message.value(), where))
+
+            read_ranges(consumer, topic, ranges, keep, deadline)
+            seqs.update(found)
+            bounds = {p: b for p, b in bounds.items() if p not in found and ranges[p][0] > b[0]}
             window *= 8
         return seqs
     finally:
         consumer.close()
-
-
-def _read_windows(consumer, topic: str, starts: dict[int, int], remaining) -> dict[int, int]:
-    """Read each partition from its start to its end; the highest committed seq seen."""
-    from confluent_kafka import KafkaError, TopicPartition
-
-    consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
-    open_partitions = set(starts)
-    found: dict[int, int] = {}
-    try:
-        while open_partitions:
-            message = consumer.poll(min(0.2, remaining()))
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    open_partitions.discard(message.partition())
-                elif error.fatal():
-                    raise RingexError(f"reading the tail of {topic}: {error}")
-                continue
-            partition = message.partition()
-            where = f"{topic}/{partition}@{message.offset()}"
-            found[partition] = max(found.get(partition, 0), seq_of(message.value(), where))
-    finally:
-        consumer.unassign()
-    return found

@@ -31,10 +31,10 @@ def delivered_seq(settings, registry, *, timeout: float = 30.0) -> int:
     from ringex.kafka.resume import read_resume_seqs
 
     kafka = settings.kafka
-    tails = read_resume_seqs(kafka.bootstrap, kafka.events_topic, timeout=timeout)
     owned = tuple(getattr(kafka, "orders_partitions", ()) or ())
-    kafka_seq = max([seq for partition, seq in tails.items()
-                     if not owned or partition in owned] or [0])
+    tails = read_resume_seqs(kafka.bootstrap, kafka.events_topic, timeout=timeout,
+                             partitions=owned or None)
+    kafka_seq = max(tails.values() or [0])
     redis_seq = _redis_last_seq(settings, registry)
     delivered = kafka_seq if redis_seq is None else min(kafka_seq, redis_seq)
     log.info("sinks hold events up to seq %d (kafka %d, redis %s)", delivered, kafka_seq,
