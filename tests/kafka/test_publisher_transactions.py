@@ -125,3 +125,42 @@ def test_an_abortable_error_aborts_and_resends_the_batch(kafka_settings, registr
     # The aborted first attempt is in the log, hidden from read_committed readers.
     seqs = [json.loads(v)["seq"] for v in read_uncommitted(settings, settings.events_topic)]
     assert len(seqs) == 2 * len(events) and sorted(set(seqs)) == events["seq"].tolist()
+
+
+def test_the_tail_is_read_while_a_writer_keeps_committing(kafka_settings):
+    """A busy publisher always has a transaction open, so the end-of-partition signal never
+    comes; the read stops at the high watermark it saw first (the kill soak timed out here)."""
+    import threading
+    import time
+
+    from ringex.kafka.resume import read_resume_seqs
+
+    settings = kafka_settings(output_partitions=3)
+    stop = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        producer = raw_producer(settings)
+        producer.init_transactions(30)
+        seq = 0
+        while not stop.is_set() and seq < 2_000_000:
+            producer.begin_transaction()
+            for _ in range(500):
+                seq += 1
+                producer.produce(settings.events_topic, b'{"seq":%d}' % seq, partition=seq % 3)
+            producer.commit_transaction(30)
+            written[0] = seq
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        wait_until(lambda: written[0] >= 5_000, 30, "the writer to commit")
+        for _ in range(3):
+            floor = written[0]
+            started = time.monotonic()
+            seqs = read_resume_seqs(settings.bootstrap, settings.events_topic, timeout=20)
+            assert time.monotonic() - started < 10
+            assert min(seqs.values()) >= floor - 3  # each partition at or past the floor
+    finally:
+        stop.set()
+        writer.join(30)
