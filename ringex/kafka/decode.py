@@ -36,7 +36,7 @@ import numpy as np
 from ringex.errors import ValidationError
 from ringex.records import COMMAND_DTYPE
 from ringex.wire.frames import decode_frame
-from ringex.wire.ids import kafka_order_id
+from ringex.wire.ids import OFFSET_BITS, kafka_order_id
 from ringex.wire.json_commands import decode_batch, decode_command
 from ringex.wire.record_checks import command_errors
 
@@ -45,6 +45,7 @@ __all__ = ["FRAME_MAGIC", "CONTENT_TYPE_JSON", "CONTENT_TYPE_FRAME", "message_fo
            "timestamp_ns_of", "pair_id_of_key"]
 
 FRAME_MAGIC = b"RGXF"
+_OFFSET_LIMIT = (1 << OFFSET_BITS) - 1  # kafka_order_id refuses offsets from here on
 CONTENT_TYPE_JSON = "application/json"
 CONTENT_TYPE_FRAME = "application/x-ringex-frame"
 
@@ -108,7 +109,11 @@ def decode_json_messages(payloads: Sequence[bytes | None], registry, *, partitio
     count = len(payloads)
     if len(offsets) != count or len(timestamps_ns) != count:
         raise ValueError("offsets and timestamps_ns need one entry per payload")
-    order_ids = [kafka_order_id(partition, offset) for offset in offsets]
+    positions = np.array(offsets, dtype=np.int64).reshape(count)
+    if count and not (positions.min() >= 0 and positions.max() < _OFFSET_LIMIT):
+        for offset in offsets:
+            kafka_order_id(partition, offset)  # raises the ValueError naming the bad one
+    order_ids = positions + (kafka_order_id(partition, 0) if count else 0)
     empty = [index for index, payload in enumerate(payloads) if not payload]
     records, errors = decode_batch([payload or b"" for payload in payloads], registry,
                                    order_ids=order_ids, timestamp_ns=timestamps_ns,

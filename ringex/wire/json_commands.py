@@ -126,8 +126,12 @@ def decode_batch(
     count = len(payloads)
     if len(order_ids) != count or (source_offsets is not None and len(source_offsets) != count):
         raise ValueError("order_ids and source_offsets need one entry per payload")
-    for order_id in order_ids:
-        _check_caller(order_id, default_account)
+    if isinstance(order_ids, np.ndarray) and order_ids.dtype == np.int64 \
+            and order_ids.ndim == 1 and (count == 0 or order_ids.min() > 0):
+        _check_caller(1, default_account)
+    else:
+        for order_id in order_ids:
+            _check_caller(order_id, default_account)
     timestamps = _per_message(timestamp_ns, count)
     partitions = _per_message(source_partition, count)
     offsets = _per_message(-1 if source_offsets is None else source_offsets, count)
@@ -210,7 +214,8 @@ def decode_commands(
     """Decode a batch: ``(good commands in input order, [(index, error), ...])``.
 
     ``order_ids[i]`` (and ``source_offsets[i]``) belong to ``payloads[i]``; ``timestamp_ns``
-    and ``source_partition`` are one value for all or one per payload.
+    and ``source_partition`` are one value for all or one per payload. ``order_ids`` may be
+    an int64 array (checked at once) or a sequence of ints (checked one by one).
     """
     records, errors = decode_batch(payloads, registry, order_ids=order_ids,
                                    timestamp_ns=timestamp_ns, default_account=default_account,
