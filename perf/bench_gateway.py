@@ -148,7 +148,36 @@ def start_exchange(workdir: Path, workers: int, threads: int,
         stop(process)
         log = (workdir / "serve.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"ringex serve: {exc}; its log ends with:\n{log}") from None
+    # /health says the journal is attached; the first durable order says every process is
+    # past its start-up (a cold numba cache compiles for many seconds on 2 busy cores)
+    status = _first_order(port, timeout=120)
+    if status != 202:
+        stop(process)
+        log = (workdir / "serve.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"ringex serve: the first order got {status}; its log ends "
+                           f"with:\n{log}")
     return process, port
+
+
+def _first_order(port: int, timeout: float) -> int:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    status = 0
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            connection.request("POST", "/order", body=order_bodies(1)[0],
+                               headers={"X-API-Key": API_KEY,
+                                        "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        finally:
+            connection.close()
+        if status != 503:  # 503: not durable in time yet, try again
+            return status
+    return status
 
 
 def stop(process: subprocess.Popen) -> None:
