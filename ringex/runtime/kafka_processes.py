@@ -7,8 +7,8 @@ every assigned partition there, and commits to ``kafka.group_id`` only the offse
 engine's newest durable snapshot covers. The engine drops any record it has already applied,
 so a restarted bridge, or a partition moving between bridges, may rewind without harm.
 
-Each bridge is a *static* member of the group (``group.instance.id`` = group + its role,
-e.g. ``bridge-0``): a bridge restarted after a kill -9 takes its partitions back at once,
+A bridge that subscribes is a *static* member of the group (``group.instance.id`` = group +
+its role, e.g. ``bridge-0``): a bridge restarted after a kill -9 takes its partitions back at once,
 instead of waiting for the dead member's session to time out and a rebalance.
 
 Scale-out (``kafka.orders_partitions`` set, ``docs/deployment.md``): the instance owns those
