@@ -17,7 +17,9 @@ is set, ``docs/deployment.md``): the bridge ``assign()``s exactly those partitio
 joining the group's rebalancing, and it checks that every record's pair lives in the partition
 it came from (``crc32(pair) % n``, :mod:`ringex.kafka.partitioning`). A message naming a pair
 of another partition would otherwise split that pair's book over two engine instances; it is
-rejected like any malformed message (DLQ + ``kind = 0`` record, with no pair).
+rejected like any malformed message (DLQ + ``kind = 0`` record). A rejected message's record
+carries the pair of its key only if that pair lives in this partition, else none, so every
+event of the instance goes to a partition it owns.
 
 The caller runs this in its own process (or thread, in tests) and stops it with
 ``should_stop``; Kafka clients are created here, after any fork.
@@ -150,11 +152,17 @@ def _partition_count(consumer, topic: str, owned: Sequence[int]) -> int:
 def _misrouted(commands: np.ndarray, partition: int, homes: np.ndarray, registry):
     """A ValidationError for the first record whose pair lives in another partition."""
     pair_ids = commands["pair_id"]
-    known = (pair_ids >= 0) & (pair_ids < homes.shape[0])
-    wrong = np.nonzero(known & (homes[np.where(known, pair_ids, 0)] != partition))[0]
-    if not wrong.shape[0]:
-        return None
-    index = int(wrong[0])
+    if pair_ids.shape[0] == 1:  # a JSON message: scalar code is several times cheaper
+        pair_id = int(pair_ids[0])
+        if not 0 <= pair_id < homes.shape[0] or homes[pair_id] == partition:
+            return None
+        index = 0
+    else:
+        known = (pair_ids >= 0) & (pair_ids < homes.shape[0])
+        wrong = np.nonzero(known & (homes[np.where(known, pair_ids, 0)] != partition))[0]
+        if not wrong.shape[0]:
+            return None
+        index = int(wrong[0])
     pair = registry.get(int(pair_ids[index]))
     where = "pair" if commands.shape[0] == 1 else f"records[{index}].pair"
     return ValidationError(where, f"pair {pair.name} belongs to partition "
