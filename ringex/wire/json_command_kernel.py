@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from ringex.jit import njit
-from ringex.wire.blake2b import client_id_hash
 from ringex.records import (
     CommandKind,
     OrderType,
@@ -33,14 +32,15 @@ from ringex.records import (
     StpMode,
     TimeInForce,
 )
+from ringex.wire.blake2b import client_id_hash
 from ringex.wire.json_scan import (
-    FIELD_COUNT,
+    ABSENT,
     FALSE,
+    FIELD_COUNT,
     NUMBER,
     OBJECT,
     STRING,
     TRUE,
-    ABSENT,
     field_id,
     scan,
 )
