@@ -138,7 +138,7 @@ def decode_batch(
     ids = np.array(order_ids, dtype=np.int64).reshape(count)
     records = np.zeros(count, dtype=COMMAND_DTYPE)
     statuses = np.empty(count, dtype=np.int64)
-    plain = all(type(payload) is bytes for payload in payloads)
+    plain = max_bytes <= _INT64_MAX and all(type(payload) is bytes for payload in payloads)
     if plain:
         data = b"".join(payloads)
         starts = np.zeros(count + 1, dtype=np.int64)
@@ -182,7 +182,7 @@ def decode_command(
     positive (``ValueError`` otherwise: they come from the caller, not the client).
     """
     _check_caller(order_id, default_account)
-    if type(payload) is bytes:
+    if type(payload) is bytes and max_bytes <= _INT64_MAX:
         # bytearray-backed: np.empty of this dtype costs ~600 ns, this ~350 ns
         record = np.frombuffer(bytearray(_RECORD_SIZE), dtype=COMMAND_DTYPE)
         slots, words = _scratch()
