@@ -131,9 +131,13 @@ def _tables(registry: PairRegistry) -> _Tables:
 
 
 def _records(events: np.ndarray) -> np.ndarray:
+    """A contiguous read-only view: one array type, so one compiled (and cached) kernel
+    whether the caller's array is writable or a read-only ring view."""
     if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE:
         raise TypeError("expected EVENT_DTYPE records")
-    return np.ascontiguousarray(events.reshape(-1))
+    records = np.ascontiguousarray(events.reshape(-1)).view()
+    records.flags.writeable = False
+    return records
 
 
 def _run(encode, events: np.ndarray, registry: PairRegistry) -> tuple[np.ndarray, np.ndarray]:
