@@ -349,6 +349,23 @@ def _reference_per_partition(commands, settings, registry) -> dict:
     return per_partition
 
 
+def _wait_usable_snapshot(directory: Path, settings, registry, server, timeout=90.0) -> None:
+    """Until the instance has a snapshot (seq > 0) that its sinks already cover, which is what
+    a standby may recover from (``ringex/runtime/delivered.py``, docs/recovery.md)."""
+    from ringex.recovery.snapshots import SnapshotStore
+    from ringex.runtime.delivered import delivered_seq
+
+    store = SnapshotStore(directory)
+    deadline = time.monotonic() + timeout
+    while True:
+        seqs = [store.seq_of(path) for path in store.files()]
+        if any(seq > 0 for seq in seqs) and \
+                any(0 < seq <= delivered_seq(settings, registry) for seq in seqs):
+            return
+        assert time.monotonic() < deadline, f"no delivered snapshot: {seqs}\n{server.tail()}"
+        time.sleep(0.3)
+
+
 def _check_newest_snapshot(directory: Path, p: int, per_partition, settings, registry):
     from ringex.recovery.snapshots import SnapshotStore
 
@@ -397,10 +414,7 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         time.sleep(4.0)
         assert not (tmp_path / "a2" / "run" / "rings.json").exists(), standby.tail()
         assert "waiting for the lease" in standby.tail(), standby.tail()
-        deadline = time.monotonic() + 60  # the standby must have a snapshot of A to load
-        while not list(snapshots_a.glob("snapshot-*.rgxsnap")):
-            assert time.monotonic() < deadline, f"A has made no snapshot\n{a.tail()}"
-            time.sleep(0.1)
+        _wait_usable_snapshot(snapshots_a, settings, registry, a)
 
         killed, killed_wall = time.monotonic(), time.time()
         a.kill_tree()
