@@ -11,7 +11,7 @@ once the sequencer holds all of them durably; that is what a gateway 2xx promise
   the other commands get the same number as a receipt.
 * :class:`KafkaSink` produces each record as a native JSON message to ``orders`` (key = the
   pair's name, so one partition per pair) with an idempotent ``acks=all`` producer, and waits
-  for the delivery reports. The order id is ``kafka_order_id(partition, offset)``, exactly the
+  for its own delivery reports (served by one poller thread per worker). The order id is ``kafka_order_id(partition, offset)``, exactly the
   id the bridge derives for that message.
 
 Both raise :class:`SequencerUnavailable` when the sequencer is down, full or too slow; the
@@ -37,6 +37,7 @@ __all__ = ["SequencerUnavailable", "OrderSink", "EmbeddedSink", "KafkaSink"]
 
 log = logging.getLogger("ringex.gateway")
 _REATTACH_INTERVAL_S = 1.0
+_REPORT_POLL_S = 0.05  # the Kafka poller's longest sleep; a report wakes it at once
 
 
 class SequencerUnavailable(RingexError):
@@ -124,6 +125,11 @@ class EmbeddedSink:
 
 
 class KafkaSink:
+    """One idempotent producer per worker process. Its delivery reports are served by one
+    poller thread; a request waits on its own event until all of its messages are
+    acknowledged, so the threads of a worker never wait for each other's messages (as they
+    did when every request called ``flush``, which waits for the whole queue)."""
+
     def __init__(self, settings, registry, *, producer_factory=None):
         from ringex.kafka.clients import kafka_section, producer_config
 
@@ -136,16 +142,28 @@ class KafkaSink:
         self._factory = producer_factory
         self.producer = None
         self._fatal = ""
+        self._lock = threading.Lock()
 
     def _producer(self):
-        if self.producer is None:
-            if self._factory is not None:
-                self.producer = self._factory(self._config)
-            else:
-                from confluent_kafka import Producer
+        producer = self.producer
+        if producer is not None:
+            return producer
+        with self._lock:
+            if self.producer is None:
+                if self._factory is not None:
+                    self.producer = self._factory(self._config)
+                else:
+                    from confluent_kafka import Producer
 
-                self.producer = Producer(self._config)
-        return self.producer
+                    self.producer = Producer(self._config)
+                threading.Thread(target=self._serve_reports, args=(self.producer,),
+                                 name="kafka-reports", daemon=True).start()
+            return self.producer
+
+    def _serve_reports(self, producer) -> None:
+        """Run delivery callbacks until this producer is replaced or closed."""
+        while self.producer is producer:
+            producer.poll(_REPORT_POLL_S)
 
     def submit(self, commands: np.ndarray) -> list[int]:
         from ringex.wire.ids import kafka_order_id
@@ -155,6 +173,8 @@ class KafkaSink:
         count = len(commands)
         positions: list[tuple[int, int] | None] = [None] * count
         errors: list[str] = []
+        done = threading.Event()
+        outstanding = [count]  # callbacks run on the poller thread only
 
         def reporter(index: int):
             def on_delivery(err, message) -> None:
@@ -164,6 +184,9 @@ class KafkaSink:
                         self._fatal = str(err)
                 else:
                     positions[index] = (message.partition(), message.offset())
+                outstanding[0] -= 1
+                if outstanding[0] == 0 or err is not None:
+                    done.set()
             return on_delivery
 
         try:
@@ -174,28 +197,18 @@ class KafkaSink:
                                  if int(record["pair_id"]) >= 0 else b"",
                                  headers=[("content-type", b"application/json")],
                                  on_delivery=reporter(index))
-                producer.poll(0)
         except BufferError:
             raise SequencerUnavailable("the Kafka producer queue is full") from None
         except Exception as exc:  # KafkaException: a fatal producer state
             self._reset(str(exc))
             raise SequencerUnavailable(f"Kafka produce failed: {exc}") from None
-        deadline = time.monotonic() + self.timeout_s
-        while any(p is None for p in positions) and not errors:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SequencerUnavailable(
-                    f"Kafka did not acknowledge within {self.timeout_s:g}s")
-            producer.flush(min(remaining, 0.1))
+        if not done.wait(self.timeout_s):
+            raise SequencerUnavailable(f"Kafka did not acknowledge within {self.timeout_s:g}s")
         if errors:
             if self._fatal:
                 self._reset(self._fatal)
             raise SequencerUnavailable(f"Kafka refused the message: {errors[0]}")
-        ids = []
-        for index in range(count):
-            partition, offset = positions[index]
-            ids.append(kafka_order_id(partition, offset))
-        return ids
+        return [kafka_order_id(*position) for position in positions]
 
     def _reset(self, reason: str) -> None:
         log.warning("rebuilding the Kafka producer: %s", reason)

@@ -2,6 +2,8 @@
 Kafka sink's ids and failures (fake producer), token buckets (in process and in Redis), API
 key parsing, the account index files."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -62,20 +64,27 @@ class FakeProducer:
         self.sent = []
         self.fail = fail
         self.deliver = deliver
+        self.delivered = 0
 
     def produce(self, topic, value, key, headers, on_delivery):
         self.sent.append((topic, key, value))
         self.pending.append(on_delivery)
 
     def poll(self, timeout):
-        return 0
+        """Like librdkafka: serve the delivery reports that are due, else wait."""
+        if not self.deliver or not self.pending:
+            time.sleep(timeout)
+            return 0
+        pending, self.pending = self.pending, []
+        for callback in pending:
+            callback(self.fail, None if self.fail else _Message(2, 40 + self.delivered))
+            self.delivered += 1
+        return len(pending)
 
     def flush(self, timeout):
         if not self.deliver:
             return len(self.pending)
-        for index, callback in enumerate(self.pending):
-            callback(self.fail, None if self.fail else _Message(2, 40 + index))
-        self.pending.clear()
+        self.poll(0)
         return 0
 
 
