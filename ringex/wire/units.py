@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import weakref
 from dataclasses import dataclass
+from decimal import Context, Inexact, Rounded
 
 from ringex.decimals import INT64_MAX, MAX_INPUT_CHARS
 from ringex.errors import UnknownPairError, ValidationError
@@ -30,6 +31,8 @@ from ringex.pairs import Pair, PairRegistry
 __all__ = ["StepScale", "PairUnits", "RegistryUnits", "registry_units"]
 
 _PLAIN = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+# A step has at most 18 integer and 18 fractional digits (ringex.decimals.check_step).
+_EXACT = Context(prec=80, traps=[Inexact, Rounded])
 _NAME_CACHE_LIMIT = 1024
 
 
@@ -44,7 +47,8 @@ class StepScale:
     def of(cls, step) -> "StepScale":
         sign, digits, exponent = step.as_tuple()
         places = max(0, -exponent)
-        return cls(places, int(step.scaleb(places)))
+        # An exact context: the global one (28 digits) rounded steps of 29+ digits.
+        return cls(places, int(step.scaleb(places, context=_EXACT)))
 
     def parse(self, text: str) -> int | None:
         """The units in ``text``, or ``None`` when the canonical path must decide (and raise)."""

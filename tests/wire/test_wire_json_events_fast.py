@@ -9,11 +9,14 @@ is not a power of ten, and one beyond int64 (the limb product).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ringex.decimals import check_step, format_units
 from ringex.pairs import PairRegistry, default_pairs
 from ringex.records import (
     EVENT_DTYPE,
@@ -36,6 +39,7 @@ from ringex.wire.json_events import (
     trades_to_json,
 )
 from ringex.wire.json_events_reference import events_to_json_reference, trades_to_json_reference
+from ringex.wire.units import StepScale
 
 INT64 = st.one_of(
     st.sampled_from([0, 1, -1, 2**63 - 1, -(2**63), -(2**63) + 1, 999_999, 1_000_000,
@@ -177,3 +181,30 @@ def test_a_non_trade_is_refused_with_the_reference_message(registry):
     assert str(fast.value) == str(reference.value) == "event seq 8 is not a TRADE"
     with pytest.raises(TypeError):
         encode_events(np.zeros(2, dtype=np.int64), registry)
+
+
+WIDE_STEPS = st.builds(
+    lambda whole, fraction, places: Decimal(f"{whole}.{fraction:0{places}d}"[:19 + 1 + places]),
+    st.integers(0, 10**18 - 1), st.integers(0, 10**18 - 1), st.integers(1, 18),
+).filter(lambda step: step > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(WIDE_STEPS, st.integers(0, 2**63 - 1))
+def test_steps_of_up_to_36_digits_format_exactly(step, units):
+    """StepScale.of once used the 28-digit global context and rounded such steps."""
+    step = check_step(step)
+    assert StepScale.of(step).format(units) == format_units(units, step)
+
+
+def test_a_36_digit_tick_is_written_exactly():
+    registry = PairRegistry.from_configs([
+        {"name": "NINES-USD", "tick_size": "999999999999999999.999999999999999999",
+         "lot_size": "1", "min_qty": "1", "max_qty": "1",
+         "price_band": ["999999999999999999.999999999999999999"] * 2}])
+    records = np.zeros(1, dtype=EVENT_DTYPE)
+    records["kind"] = EventKind.TRADE
+    records["price"] = 3
+    expected = b'"price":"2999999999999999999.999999999999999997"'
+    assert expected in events_to_json(records, registry)[0]
+    assert events_to_json(records, registry) == events_to_json_reference(records, registry)
