@@ -95,12 +95,14 @@ class _DurableWatch:
                 self._thread.start()
             heapq.heappush(self._parked, (sequence, next(self._tickets), gate))
             self._wanted.notify()
-        # released by the watcher once durable >= sequence (or on close); a waiter that
-        # times out leaves its entry behind, and the watcher later releases a lock nobody
-        # waits on, which is harmless
-        if not gate.acquire(timeout=timeout) or self.durable < sequence:
-            raise TimeoutError(f"the journal did not reach sequence {sequence} in {timeout:g}s "
-                               f"(it is at {self.durable})")
+        # released by the watcher once durable >= sequence, or on close
+        if gate.acquire(timeout=timeout) and self.durable >= sequence:
+            return
+        with self._lock:  # give up the place, so a stuck journal is not polled for nobody
+            self._parked = [entry for entry in self._parked if entry[2] is not gate]
+            heapq.heapify(self._parked)
+        raise TimeoutError(f"the journal did not reach sequence {sequence} in {timeout:g}s "
+                           f"(it is at {self.durable})")
 
     def _watch(self) -> None:
         while True:

@@ -82,6 +82,7 @@ def test_a_wait_gives_up_at_its_timeout(ring):
     with pytest.raises(TimeoutError, match="did not reach sequence 5"):
         watch.wait(5, timeout=0.3)
     assert 0.3 <= time.monotonic() - started < 2.0
+    assert not watch._parked  # a waiter that gave up is not waited for any more
     watch.wait(-1, timeout=0.1)  # already durable: returns at once
     watch.close()
     with pytest.raises(TimeoutError):  # a closed watch wakes and refuses waiters
