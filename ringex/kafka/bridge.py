@@ -36,8 +36,9 @@ import numpy as np
 from ringex.errors import RingexError, ValidationError
 from ringex.kafka.clients import (consumer_config, default_account_of, describe_error,
                                   kafka_section)
-from ringex.kafka.decode import (decode_message, frame_record_errors, invalid_command,
-                                 pair_id_of_key, timestamp_ns_of)
+from ringex.kafka.decode import (FRAME_MAGIC, decode_json_messages, decode_message,
+                                 frame_record_errors, invalid_command, pair_id_of_key,
+                                 timestamp_ns_of)
 from ringex.kafka.dlq import DeadLetters
 from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
 from ringex.kafka.offsets import REPLAY, OffsetPolicy
@@ -172,9 +173,23 @@ def _misrouted(commands: np.ndarray, partition: int, homes: np.ndarray, registry
 
 def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
                   metrics: KafkaMetrics, stats: BridgeStats, homes: np.ndarray | None = None):
+    """The records of one poll, in message order, and the last offset per partition.
+
+    Runs of consecutive JSON messages of one partition are decoded in one compiled call
+    (:func:`ringex.kafka.decode.decode_json_messages`, identical records and errors); frames,
+    messages with headers and anything that call cannot take go one by one.
+    """
     chunks: list[np.ndarray] = []
     consumed = 0
     positions: dict[tuple[str, int], int] = {}
+    run: list = []
+
+    def flush() -> None:
+        if run:
+            _decode_json_run(run, registry, account, dead_letters, metrics, stats, homes,
+                             chunks)
+            run.clear()
+
     for message in messages:
         error = message.error()
         if error is not None:
@@ -184,39 +199,97 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
             log.warning("consume: %s", describe_error(error))
             continue
         consumed += 1
-        partition, offset = message.partition(), message.offset()
-        timestamp_ns = timestamp_ns_of(message)
-        positions[(message.topic(), partition)] = offset
-        try:
-            commands, wire_format = decode_message(
-                message.value(), message.headers(), registry, partition=partition,
-                offset=offset, timestamp_ns=timestamp_ns, default_account=account)
-            misrouted = None if homes is None else _misrouted(commands, partition, homes,
-                                                              registry)
-            if misrouted is not None:
-                raise misrouted
-            if wire_format == "frame":
-                _flag_bad_records(message, commands, registry, dead_letters)
-            chunks.append(_mark_message(commands))
+        partition = message.partition()
+        positions[(message.topic(), partition)] = message.offset()
+        payload = message.value()
+        if message.headers() or (payload is not None and payload[:4] == FRAME_MAGIC):
+            flush()
+            chunks.append(_decode_one(message, registry, account, dead_letters, metrics, stats,
+                                      homes))
             continue
-        except ValidationError as exc:
-            problem = exc
-        except Exception as exc:  # a decoder bug must not stall the partition either
-            log.exception("decoder failed on %s/%d@%d", message.topic(), partition, offset)
-            problem = ValidationError("payload", f"internal decoder error: {type(exc).__name__}")
-        stats.rejected += 1
-        metrics.error("decode")
-        dead_letters.copy(message, problem)
-        pair_id = pair_id_of_key(message.key(), registry)
-        if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
-            pair_id = -1  # its events must not go to a partition another instance owns
-        chunks.append(_mark_message(invalid_command(
-            partition=partition, offset=offset, timestamp_ns=timestamp_ns, pair_id=pair_id)))
+        if run and run[0].partition() != partition:
+            flush()
+        run.append(message)
+    flush()
     stats.messages += consumed
     metrics.inc("messages_in", consumed)
     if not chunks:
         return np.zeros(0, dtype=COMMAND_DTYPE), positions
     return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), positions
+
+
+def _decode_json_run(run, registry, account: int, dead_letters: DeadLetters,
+                     metrics: KafkaMetrics, stats: BridgeStats, homes, chunks) -> None:
+    """JSON messages of one partition, without headers: one record each."""
+    from ringex.recovery.marks import MESSAGE_END, MESSAGE_START
+
+    partition = run[0].partition()
+    keys = [message.key() for message in run]
+    stamps = [timestamp_ns_of(message) for message in run]
+    try:
+        records, errors = decode_json_messages(
+            [message.value() for message in run], registry, partition=partition,
+            offsets=[message.offset() for message in run], timestamps_ns=stamps,
+            default_account=account, keys=keys)
+    except Exception:  # the batch path must never cost a message: decode them one by one
+        log.exception("batch decode failed on %d messages of partition %d; decoding them one "
+                      "by one", len(run), partition)
+        for message in run:
+            chunks.append(_decode_one(message, registry, account, dead_letters, metrics, stats,
+                                      homes))
+        return
+    problems = dict(errors)
+    if homes is not None:
+        pair_ids = records["pair_id"]
+        known = (pair_ids >= 0) & (pair_ids < homes.shape[0])
+        for index in np.nonzero(known & (homes[np.where(known, pair_ids, 0)] != partition))[0]:
+            index = int(index)
+            if index not in problems:
+                problems[index] = _misrouted(records[index:index + 1], partition, homes,
+                                             registry)
+    for index in sorted(problems):
+        message = run[index]
+        stats.rejected += 1
+        metrics.error("decode")
+        dead_letters.copy(message, problems[index])
+        pair_id = pair_id_of_key(keys[index], registry)
+        if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
+            pair_id = -1  # its events must not go to a partition another instance owns
+        records[index] = invalid_command(partition=partition, offset=message.offset(),
+                                         timestamp_ns=stamps[index], pair_id=pair_id)[0]
+    records["_reserved"] = MESSAGE_START | MESSAGE_END
+    chunks.append(records)
+
+
+def _decode_one(message, registry, account: int, dead_letters: DeadLetters,
+                metrics: KafkaMetrics, stats: BridgeStats, homes) -> np.ndarray:
+    """One message (a frame, or JSON with headers): its marked records, or its stand-in."""
+    partition, offset = message.partition(), message.offset()
+    timestamp_ns = timestamp_ns_of(message)
+    try:
+        commands, wire_format = decode_message(
+            message.value(), message.headers(), registry, partition=partition,
+            offset=offset, timestamp_ns=timestamp_ns, default_account=account)
+        misrouted = None if homes is None else _misrouted(commands, partition, homes,
+                                                          registry)
+        if misrouted is not None:
+            raise misrouted
+        if wire_format == "frame":
+            _flag_bad_records(message, commands, registry, dead_letters)
+        return _mark_message(commands)
+    except ValidationError as exc:
+        problem = exc
+    except Exception as exc:  # a decoder bug must not stall the partition either
+        log.exception("decoder failed on %s/%d@%d", message.topic(), partition, offset)
+        problem = ValidationError("payload", f"internal decoder error: {type(exc).__name__}")
+    stats.rejected += 1
+    metrics.error("decode")
+    dead_letters.copy(message, problem)
+    pair_id = pair_id_of_key(message.key(), registry)
+    if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
+        pair_id = -1  # its events must not go to a partition another instance owns
+    return _mark_message(invalid_command(partition=partition, offset=offset,
+                                         timestamp_ns=timestamp_ns, pair_id=pair_id))
 
 
 def _mark_message(commands: np.ndarray) -> np.ndarray:
