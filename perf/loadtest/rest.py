@@ -136,6 +136,8 @@ class RestRoute:
         np.savez(self.flow_path, records=records, target=flow.target, lane=lane)
         self.kind = records["kind"]
         self.target = flow.target
+        # warm-up orders (one per lane) take the client order ids just past the flow's
+        self.warm_up_coid = flow.coid_base + len(flow) + 1
         n = len(flow)
         self.context = multiprocessing.get_context("spawn")
         self.shared = {name: self.context.RawArray("q", n) for name in RESULT_ARRAYS}
@@ -144,21 +146,23 @@ class RestRoute:
         self.control = self.context.RawArray("q", Control.size(self.senders))
 
     def open(self, producer, counters) -> None:
-        """Start the sender processes (they format their bodies, then wait for ``DUE``)."""
         self.counters = RestCounters(self.results["status"])
+
+    def wait_ready(self, timeout: float) -> float:
+        """Wait for the gateway to be healthy, then start the sender processes (they format
+        their bodies and warm their connections up) and wait until they are ready for
+        ``DUE``; the seconds it took."""
+        started = time.monotonic()
+        wait_gateway(self.gateway_url, timeout)
         for sender in range(self.senders):
             lanes = [lane for lane in range(self.connections) if lane % self.senders == sender]
             process = self.context.Process(
                 target=run_rest_sender, name=f"loadtest-rest-sender-{sender}", daemon=True,
                 args=(sender, self.senders, lanes, self.flow_path, self.registry, self.gateway_url,
-                      self.keys, self.batch, self.retry_404_s, self.control, self.shared))
+                      self.keys, self.batch, self.retry_404_s, self.control, self.shared,
+                      self.warm_up_coid))
             process.start()
             self.processes.append(process)
-
-    def wait_ready(self, timeout: float) -> float:
-        """Gateway healthy and every sender process ready; the seconds it took."""
-        started = time.monotonic()
-        wait_gateway(self.gateway_url, timeout)
         while not all(self.control[Control.READY + s] for s in range(self.senders)):
             dead = [p.name for p in self.processes if not p.is_alive()]
             if dead or time.monotonic() - started > timeout:
@@ -233,6 +237,7 @@ class RestRoute:
             "not_sent_no_order_id": int((status == NO_ORDER_ID).sum()),
             "retried_404": int((retries > 0).sum()), "retries_404": int(retries.sum()),
             "answered_s": round(span_s, 3),
+            "slowest_round_trip_at_s": _slowest_at(request_ns, response_ns, good, start_ns),
             "commands_2xx_per_s": round(int(good.sum()) / span_s),
             "http_requests_per_s": round(requests / span_s),
             "latency_ms": {
@@ -240,6 +245,15 @@ class RestRoute:
                 "http_round_trip": percentiles((response_ns - request_ns)[good]),
             },
         }
+
+
+def _slowest_at(request_ns, response_ns, good, start_ns: int) -> float | None:
+    """When (s after the start) the slowest 2xx request was written: a stall at the start is
+    warm-up, one in the middle is not."""
+    if not good.any():
+        return None
+    at = np.flatnonzero(good)[np.argmax((response_ns - request_ns)[good])]
+    return round((int(request_ns[at]) - start_ns) / 1e9, 3)
 
 
 def check_refusals(route: RestRoute, flow, attribution) -> dict:

@@ -23,7 +23,8 @@ few lanes. The parent (:class:`perf.loadtest.rest.RestRoute`) releases commands 
 
 Results, per command, in shared ``int64`` arrays (one writer per element: the lane that owns
 the command): ``status`` (the HTTP status, the item's status in a batch; 599 = connection
-failure, 598 = not sent because its order has no id), ``request_ns`` / ``response_ns``
+failure, 598 = not sent because its order has no id, 597 = the lane failed on an answer it
+could not read and gave up its remaining commands), ``request_ns`` / ``response_ns``
 (``time.monotonic_ns`` when the request was written / the answer read), ``order_id`` (the
 gateway's id for a NEW, the receipt for a cancel or amend) and ``retries``. Nothing is
 retried except a 404 (safe: the gateway sent nothing); a failed request is counted, never
@@ -33,6 +34,7 @@ hidden.
 from __future__ import annotations
 
 import http.client
+import sys
 import threading
 import time
 from urllib.parse import urlsplit
@@ -44,11 +46,12 @@ from ringex.records import CommandKind, OrderType, Side, TimeInForce
 from ringex.wire.units import registry_units
 
 __all__ = ["Control", "RESULT_ARRAYS", "format_bodies", "run_rest_sender", "CONNECTION_FAILED",
-           "NO_ORDER_ID"]
+           "NO_ORDER_ID", "SENDER_FAILED"]
 
 RESULT_ARRAYS = ("status", "request_ns", "response_ns", "order_id", "retries")
 CONNECTION_FAILED = 599
 NO_ORDER_ID = 598
+SENDER_FAILED = 597
 _IDLE_RECONNECT_S = 3.0  # gunicorn closes an idle keep-alive connection after 5 s
 _RETRY_SLEEP_S = 0.005
 _IDLE_SLEEP_S = 0.0005
@@ -124,6 +127,8 @@ class _Lane:
         self.connection = None
         self.last_used = 0.0
         self.decode = msgspec.json.decode
+        self.warm_up_body = b""
+        self.warmed = threading.Event()
 
     # -- HTTP ---------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
@@ -228,10 +233,31 @@ class _Lane:
         for account, waiting in pending.items():
             self._place(account, waiting)
 
+    def warm_up(self) -> None:
+        """One real write through this connection before anything is timed: the first
+        order a gateway worker produces waits for its Kafka producer's first send (about a
+        second, measured), which would otherwise be charged to the flow. A post-only BUY of
+        the minimum quantity at the bottom of the band (it can never trade) is placed and
+        cancelled at once; both are sequenced before any command of the flow, and their
+        client order id is outside the flow's range, so they are not this run's outcomes."""
+        if not self.warm_up_body or not self.indices.size:
+            return
+        key = self.keys[int(self.accounts[self.indices[0]])]
+        status, answer, _s, _e = self._call("POST", "/orders", self.warm_up_body, key)
+        if status == 202:
+            order_id = self.decode(answer)["order_id"]
+            status, _answer, _s, _e = self._call("DELETE", f"/orders/{order_id}", b"", key)
+        if status != 202:
+            print(f"loadtest REST lane: warm-up answered {status}", file=sys.stderr)
+
     def run(self) -> None:
         control, indices = self.control, self.indices
         position, count = 0, indices.size
         try:
+            try:
+                self.warm_up()
+            finally:
+                self.warmed.set()
             while position < count and not control[Control.STOP]:
                 end = int(np.searchsorted(indices, control[Control.DUE]))
                 if end == position:
@@ -239,14 +265,31 @@ class _Lane:
                     continue
                 self._run_slice(indices[position:end].tolist())
                 position = end
+        except Exception as exc:  # noqa: BLE001 - an answer we cannot read: say so, stop
+            mine = self.indices
+            unanswered = mine[self.results["status"][mine] == 0]
+            self.results["status"][unanswered] = SENDER_FAILED
+            print(f"loadtest REST lane: {type(exc).__name__}: {exc}; {unanswered.size} "
+                  f"commands marked {SENDER_FAILED}", file=sys.stderr)
         finally:
             self._drop()
 
 
+def _warm_up_body(registry, client_order_id: int) -> bytes:
+    pair = registry.pairs[0]
+    units = registry_units(registry).by_id[pair.pair_id]
+    return (f'{{"type":"new","pair":"{pair.name}","side":"BUY","order_type":"LIMIT",'
+            f'"price":"{units.price.format(pair.band_lo_ticks)}",'
+            f'"quantity":"{units.quantity.format(pair.min_qty_lots)}","time_in_force":"GTC",'
+            f'"post_only":true,"client_order_id":{client_order_id}}}').encode()
+
+
 def run_rest_sender(sender: int, senders: int, lanes: list[int], flow_path: str, registry,
                     gateway_url: str, keys: dict, batch: int, retry_404_s: float, control,
-                    shared: dict) -> None:
-    """The body of one sender process (spawned): format its lanes' bodies, say ready, send."""
+                    shared: dict, warm_up_coid: int = 0) -> None:
+    """The body of one sender process (spawned): format its lanes' bodies, warm each
+    connection up (``warm_up_coid + lane`` is its warm-up order's client order id; 0: no
+    warm-up), say ready, send."""
     with np.load(flow_path) as npz:
         records, target, lane_of = npz["records"], npz["target"], npz["lane"]
     results = {name: np.frombuffer(shared[name], dtype=np.int64) for name in RESULT_ARRAYS}
@@ -258,12 +301,16 @@ def run_rest_sender(sender: int, senders: int, lanes: list[int], flow_path: str,
         workers.append(_Lane(address.hostname, address.port or 80, indices, bodies,
                              records["kind"], records["account"], target, keys, batch,
                              retry_404_s, control, results))
+        if warm_up_coid:
+            workers[-1].warm_up_body = _warm_up_body(registry, warm_up_coid + lane)
     threads = [threading.Thread(target=worker.run, name=f"rest-lane-{lane}", daemon=True)
                for worker, lane in zip(workers, lanes)]
-    control[Control.READY + sender] = 1
-    cpu_before = time.process_time_ns()
     for thread in threads:
         thread.start()
+    for worker in workers:
+        worker.warmed.wait(120)
+    control[Control.READY + sender] = 1
+    cpu_before = time.process_time_ns()
     for thread in threads:
         thread.join()
     control[Control.cpu_slot(sender, senders)] = time.process_time_ns() - cpu_before
