@@ -54,6 +54,10 @@ trap stop_services EXIT
 export RINGEX_KAFKA_BOOTSTRAP="${KAFKA_HOST:-127.0.0.1}:${KAFKA_PORT:-9092}"
 export RINGEX_REDIS_URL="redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}/0"
 
+# A cold numba cache (a fresh clone) costs about a minute of compiling; pay it once here
+# rather than inside the first timed test that touches a kernel (ringex/warmup.py).
+log "warming the compiled kernels: $("$PY" -m ringex.warmup)"
+
 # --- 4. pytest ------------------------------------------------------------------------------
 mkdir -p "$RESULTS_DIR"
 JUNIT="$RESULTS_DIR/junit.xml"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 from ringex.config import Settings
 from ringex.errors import ConfigError
@@ -85,6 +86,15 @@ def _stop_on_sigterm() -> threading.Event:
 _POSITIONS_TIMEOUT_S = 600.0  # an engine loading a large snapshot may take a while
 
 
+def _warm(settings: Settings, logger) -> None:
+    """Load (or, with a cold cache, compile) the JSON kernels before the first batch."""
+    from ringex.warmup import warm_wire
+
+    started = time.perf_counter()
+    warm_wire(settings.registry())
+    logger.info("JSON kernels ready in %.2fs", time.perf_counter() - started)
+
+
 def bridge_main(settings: Settings, names: RingNames) -> None:
     from ringex.kafka import KafkaMetrics, run_bridge
     from ringex.kafka.offsets import from_snapshot
@@ -92,6 +102,7 @@ def bridge_main(settings: Settings, names: RingNames) -> None:
 
     logger = child_setup("bridge", settings.runtime.log_level)
     stop = _stop_on_sigterm()
+    _warm(settings, logger)
     var_dir = settings.runtime.var_dir
     recovered = wait_positions(var_dir, run=names.inbound, timeout=_POSITIONS_TIMEOUT_S,
                                should_stop=stop.is_set)
@@ -133,6 +144,7 @@ def kafka_publisher_main(settings: Settings, names: RingNames) -> None:
 
     logger = child_setup("kafka_publisher", settings.runtime.log_level)
     stop = _stop_on_sigterm()
+    _warm(settings, logger)
     stats = run_kafka_publisher(settings, names.outbound, slots_for(names.embedded).kafka,
                                 settings.registry(), should_stop=stop.is_set,
                                 metrics=KafkaMetrics.create("publisher"))
