@@ -16,7 +16,7 @@ RUN pip install '.[kafka,redis,gateway]' \
 # Compile the matcher and the JSON wire kernels once at build time, so containers start in
 # seconds instead of compiling for a minute in their first batches (ringex/warmup.py).
 USER ringex
-RUN python -m ringex.warmup
+RUN python -m ringex.warmup --pipeline
 
 ENV RINGEX_RUNTIME_VAR_DIR=/var/lib/ringex
 VOLUME ["/var/lib/ringex"]

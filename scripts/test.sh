@@ -56,7 +56,7 @@ export RINGEX_REDIS_URL="redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}/0"
 
 # A cold numba cache (a fresh clone) costs about a minute of compiling; pay it once here
 # rather than inside the first timed test that touches a kernel (ringex/warmup.py).
-log "warming the compiled kernels: $("$PY" -m ringex.warmup)"
+log "warming the compiled kernels: $("$PY" -m ringex.warmup --pipeline)"
 
 # --- 4. pytest ------------------------------------------------------------------------------
 mkdir -p "$RESULTS_DIR"

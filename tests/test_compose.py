@@ -122,4 +122,4 @@ def test_the_dockerfile_copies_what_exists_and_documents_its_commands():
                 assert (ROOT / source).exists(), source
     command = yaml.safe_load(re.search(r"^CMD (.*)$", text, re.M).group(1))
     assert build_parser().parse_args(command).command == "serve"
-    assert "RUN python -m ringex.warmup" in text  # no minute of compiling at container start
+    assert "RUN python -m ringex.warmup --pipeline" in text  # no minute of compiling at container start
