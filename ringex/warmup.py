@@ -42,6 +42,21 @@ def warm_wire(registry) -> None:
                          default_account=1)
 
 
+def warm_redis_fold(registry) -> None:
+    """The Redis store's batch fold (candles, trades, order records); no server needed."""
+    from ringex import commands as cmd
+    from ringex.engine import MatchingEngine
+    from ringex.marketdata.redis_encode import BatchEncoder
+    from ringex.records import Side
+
+    pair = next(iter(registry))
+    engine = MatchingEngine(registry.pairs, order_capacity=16)
+    events = engine.process(cmd.pack([
+        cmd.new(1, 1, Side.SELL, 1, 2, pair=pair.pair_id, ts=10**18),
+        cmd.new(2, 2, Side.BUY, 1, 1, pair=pair.pair_id, ts=10**18 + 1)]))
+    BatchEncoder(registry, 10).encode(events)
+
+
 def warm_matcher(registry) -> None:
     """The matcher's batch entry point (``MatchingEngine.process``)."""
     from ringex import commands as cmd
@@ -120,6 +135,7 @@ def warm(registry=None, *, pipeline: bool = False) -> float:
     started = time.perf_counter()
     warm_matcher(registry)
     warm_wire(registry)
+    warm_redis_fold(registry)
     if pipeline:
         warm_pipeline()
     return time.perf_counter() - started
