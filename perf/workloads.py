@@ -8,6 +8,8 @@ Each builder returns ``(pairs, commands, info)``. ``info`` describes the stream 
   orders, ~750 price slots and 1K accounts. Built by driving a generator engine one command
   at a time, so cancels and moves target orders that are really live, as exchange-core's
   generator does.
+- ``ec-mix-coid``: ``ec-mix`` with a client order id on every new order (its order id), so
+  every order that finishes puts its key in the client-order-id window: the window's cost.
 - ``venue``: 1M new orders on a random-walk mid with power-law distances, 15% IOC, 20% of the
   rest amended, 95% eventually canceled; the schedule is built in numpy and merged by time.
 - ``deep``: 1M resting orders over 1,000 pairs, then 5M mixed commands.
@@ -147,6 +149,14 @@ def ec_mix_workload(n: int = 1_000_000, seed: int = 2):
     }
 
 
+def ec_mix_coid_workload(n: int = 1_000_000, seed: int = 2):
+    pairs, commands, info = ec_mix_workload(n, seed)
+    is_new = commands["kind"] == CommandKind.NEW
+    commands["client_order_id"][is_new] = commands["order_id"][is_new]
+    info["client_order_ids"] = "order_id on every NEW"
+    return pairs, commands, info
+
+
 def venue_workload(n_orders: int = 1_000_000, seed: int = 3, volatility: float = 1.0):
     """``volatility``: standard deviation of the mid's move, in ticks, per 100 new orders."""
     rng = np.random.default_rng(seed)
@@ -280,6 +290,7 @@ def deep_workload(n_pairs: int = 1_000, resting: int = 1_000_000, mixed: int = 5
 WORKLOADS = {
     "seed": seed_workload,
     "ec-mix": ec_mix_workload,
+    "ec-mix-coid": ec_mix_coid_workload,
     "venue": venue_workload,
     "deep": deep_workload,
 }
