@@ -86,7 +86,8 @@ def _probe(producer, exchange, registry, shared, coid: int, timeout: float) -> f
     while shared[Shared.FOREIGN] < 1:
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"no event for the probe order after {timeout}s: is the "
-                               f"exchange consuming {exchange.topics['orders']}?")
+                               f"exchange consuming {exchange.topics['orders']}? Its log "
+                               f"ends:\n{exchange.log_tail(3000)}")
         time.sleep(0.05)
     return time.monotonic() - started
 
