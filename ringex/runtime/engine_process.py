@@ -210,10 +210,13 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                                max_commands=settings.engine.max_batch,
                                book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
     max_seq = None
-    if not names.embedded and outbound.cursor < 0:  # a new run: the ring holds no events yet
+    if not names.embedded:
+        # Events up to max(what the sinks hold, what this run's outbound ring holds) are
+        # safe; a newer snapshot (from an earlier run, while this run's first engine was
+        # still replaying from an older one) would skip the events in between.
         from ringex.runtime.delivered import delivered_seq
 
-        max_seq = delivered_seq(settings, registry)
+        max_seq = max(delivered_seq(settings, registry), _outbound_last_seq(outbound))
     window = settings.engine.client_id_window
     recovered = store.load_latest(registry.pairs, order_capacity=capacity, max_seq=max_seq,
                                   client_id_window=window)
