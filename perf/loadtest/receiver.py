@@ -24,6 +24,8 @@ import time
 import msgspec
 import numpy as np
 
+from ringex.kafka.bridge import take_available
+
 __all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "end_offsets"]
 
 EVENT_COLUMNS = ("arrival_ns", "kind", "flags", "order_id", "client_order_id",
@@ -106,7 +108,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
     deadline = None
     try:
         while True:
-            messages = consumer.consume(num_messages=10_000, timeout=0.05)
+            messages = take_available(consumer, 10_000, 0.05)
             now = time.monotonic_ns()
             n_events = n_outcomes = n_trades = n_foreign = 0
             for message in messages:

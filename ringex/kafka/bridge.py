@@ -106,7 +106,7 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
              inbound_ring_name, group_id or kafka.group_id, offsets.start, offsets.commit)
     try:
         while not should_stop():
-            messages = consumer.consume(num_messages=batch_size, timeout=poll_timeout)
+            messages = take_available(consumer, batch_size, poll_timeout)
             dead_letters.poll()
             if not messages:
                 tracker.tick()
@@ -131,6 +131,23 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
             ring.close()
     log.info("bridge stopped: %s", stats)
     return stats
+
+
+def take_available(consumer, batch_size: int, timeout: float) -> list:
+    """Whatever is queued, up to ``batch_size``, waiting at most ``timeout`` only for the first.
+
+    ``consume(n, timeout)`` returns when ``n`` messages are queued *or* the timeout passes, so
+    under a light load every message waited for the batch to fill: at 20K orders/s, 50 ms of
+    a 1,000-message batch. Waiting for one message and then taking what is already there
+    batches under load and adds no latency without it.
+    """
+    messages = consumer.consume(num_messages=batch_size, timeout=0)
+    if messages:
+        return messages
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(num_messages=batch_size - 1, timeout=0)]
 
 
 def home_partitions(registry, partitions: int) -> np.ndarray:
