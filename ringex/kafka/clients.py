@@ -69,8 +69,9 @@ def producer_config(bootstrap: str, *, client_id: str, linger_ms: float = 2,
 
     ``message.timeout.ms=0`` (infinite) means librdkafka retries retriable errors until it
     succeeds, so a delivery report carries only permanent errors; ``enable.gapless.guarantee``
-    turns what would otherwise be a silent gap in a partition into a fatal error, which the
-    publisher answers by rebuilding the producer and resuming from what Kafka holds.
+    turns what would otherwise be a silent gap in a partition into a fatal error. Used for the
+    DLQ copies and by clients (gateway, load tester); the publisher uses
+    :func:`transactional_producer_config`.
     """
     config = {
         "bootstrap.servers": bootstrap,
