@@ -40,7 +40,15 @@ def store(redis_client, redis_prefix):
 
 
 def test_every_key_is_documented(store, redis_client, redis_prefix):
+    import numpy as np
+
+    from ringex.records import EVENT_DTYPE, PairStatus
+
     store.apply(venue_events(store.registry, seed=4, batches=4))
+    status = np.zeros(1, dtype=EVENT_DTYPE)  # so the pair-status key is written too
+    status["kind"], status["pair_id"] = EventKind.PAIR_STATUS, 2
+    status["pair_status"], status["seq"] = PairStatus.HALTED, store.last_seq() + 1
+    store.apply(status)
     store.put_book(2, 10, [(100, 3, 1)], [(101, 1, 1)])
     patterns = _documented_patterns("key")
     assert len(patterns) >= 6
