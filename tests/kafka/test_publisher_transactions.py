@@ -10,13 +10,14 @@ the batch really reached the broker, so the real ``abort_transaction`` runs on r
 from __future__ import annotations
 
 import json
+import time
 
 import confluent_kafka
 import numpy as np
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from kafka_io import read_topic, wait_until
+from kafka_io import wait_until
 from ringex.engine import MatchingEngine
 from ringex.kafka import run_kafka_publisher
 from ringex.kafka.clients import transactional_producer_config
@@ -42,7 +43,9 @@ def read_uncommitted(settings, topic):
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, -2) for p in partitions])
         values, ended = [], set()
+        deadline = time.monotonic() + 30
         while len(ended) < len(partitions):
+            assert time.monotonic() < deadline, f"{topic}: partitions not read to their end"
             for message in consumer.consume(1000, timeout=0.5):
                 if message.error() is None:
                     values.append(message.value())
@@ -131,7 +134,6 @@ def test_the_tail_is_read_while_a_writer_keeps_committing(kafka_settings):
     """A busy publisher always has a transaction open, so the end-of-partition signal never
     comes; the read stops at the high watermark it saw first (the kill soak timed out here)."""
     import threading
-    import time
 
     from ringex.kafka.resume import read_resume_seqs
 
