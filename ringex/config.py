@@ -62,6 +62,11 @@ class KafkaSettings:
     # group (`<group_id>-lease`); a standby runs the same settings and waits for it
     lease: bool = False
     lease_session_ms: int = 6000
+    # the publisher's output (docs/wire-format.md): "json", one message per event (the seed's
+    # payloads), or "frame", one binary event frame per partition and ring batch
+    events_format: str = "json"
+    # librdkafka compression.type of the publisher's producer ("none", "lz4", "zstd", ...)
+    events_compression: str = "lz4"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,11 @@ class RedisSettings:
     url: str = ""
     prefix: str = "ringex:"
 
+
+#: the publisher's output formats (``kafka.events_format``).
+EVENTS_FORMATS = ("json", "frame")
+#: librdkafka's ``compression.type`` values (``kafka.events_compression``).
+EVENTS_COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 
 #: gunicorn worker classes the gateway runs under (both ship with gunicorn).
 GATEWAY_WORKER_CLASSES = ("gthread", "sync")
@@ -151,6 +161,12 @@ class Settings:
         if self.kafka.lease_session_ms < 1000:
             raise ConfigError(f"kafka.lease_session_ms must be >= 1000, got "
                               f"{self.kafka.lease_session_ms}")
+        if self.kafka.events_format not in EVENTS_FORMATS:
+            raise ConfigError(f"kafka.events_format must be one of {EVENTS_FORMATS}, got "
+                              f"{self.kafka.events_format!r}")
+        if self.kafka.events_compression not in EVENTS_COMPRESSIONS:
+            raise ConfigError(f"kafka.events_compression must be one of "
+                              f"{EVENTS_COMPRESSIONS}, got {self.kafka.events_compression!r}")
         self.registry()  # raises ConfigError for bad pairs
         return self
 

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "flow account a uses key (a-1) %% count")
     target.add_argument("--gateway-workers", type=int, default=2,
                         help="gunicorn workers of a started exchange's gateway (REST route)")
+    target.add_argument("--events-format", choices=["json", "frame"], default="json",
+                        help="kafka.events_format of a started exchange: one JSON message per "
+                             "event (the seed's payloads) or event frames (the receiver reads "
+                             "either)")
+    target.add_argument("--events-compression", default="lz4",
+                        choices=["none", "gzip", "snappy", "lz4", "zstd"],
+                        help="kafka.events_compression of a started exchange")
 
     load = parser.add_argument_group("load")
     load.add_argument("--route", choices=["json", "frame", "rest"], default="json",
@@ -127,10 +134,13 @@ def main(argv=None) -> int:
 
     config = _config(args)
     if args.start_exchange:
+        extra_env = {"RINGEX_KAFKA_EVENTS_FORMAT": args.events_format,
+                     "RINGEX_KAFKA_EVENTS_COMPRESSION": args.events_compression}
+        if rest:
+            extra_env["RINGEX_GATEWAY_WORKERS"] = str(args.gateway_workers)
         exchange = start_exchange(
             args.bootstrap, args.redis, partitions=args.partitions, bridges=args.bridges,
-            gateway=rest, accounts=args.accounts,
-            extra_env={"RINGEX_GATEWAY_WORKERS": str(args.gateway_workers)} if rest else None)
+            gateway=rest, accounts=args.accounts, extra_env=extra_env)
     else:
         exchange = attach_exchange(args.bootstrap, args.redis, orders=args.orders_topic,
                                    trades=args.trades_topic, events=args.events_topic,

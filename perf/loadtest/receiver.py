@@ -25,6 +25,8 @@ import msgspec
 import numpy as np
 
 from ringex.kafka.bridge import take_available
+from ringex.records import Reason
+from ringex.wire.frames import decode_event_frame, is_event_frame
 
 __all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "end_offsets"]
 
@@ -36,6 +38,9 @@ TRADE_COLUMNS = ("arrival_ns", "taker_order_id", "maker_order_id")
 SIDE_NULL, PRICE_ZERO, LEAVES_ZERO, MAKER_LEAVES_ZERO, USER_CANCELED = 1, 2, 4, 8, 16
 KINDS = {"ACCEPTED": 1, "REJECTED": 2, "TRADE": 3, "CANCELED": 4, "AMENDED": 5,
          "PAIR_STATUS": 6, "MASS_CANCELED": 7}
+
+
+_USER_CANCELED_REASON = int(Reason.USER_CANCELED)
 
 
 class Shared:
@@ -120,6 +125,15 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                     continue
                 topic = message.topic()
                 positions[(topic, message.partition())] = message.offset() + 1
+                value = message.value()
+                if is_event_frame(value):  # kafka.events_format = "frame"
+                    counts = _take_frame(decode_event_frame(value), topic == trades_topic, now,
+                                         events, trades, ours, assigned)
+                    n_events += counts[0]
+                    n_outcomes += counts[1]
+                    n_trades += counts[2]
+                    n_foreign += counts[3]
+                    continue
                 if topic == trades_topic:
                     trade = decode_trade(message.value())
                     trades["arrival_ns"].append(now)
@@ -164,6 +178,68 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
     finally:
         consumer.close()
         np.savez(out_path,
-                 **{f"event_{k}": np.array(v, dtype=np.int64) for k, v in events.items()},
-                 **{f"trade_{k}": np.array(v, dtype=np.int64) for k, v in trades.items()})
+                 **{f"event_{k}": _column(v) for k, v in events.items()},
+                 **{f"trade_{k}": _column(v) for k, v in trades.items()})
         shared[Shared.DONE] = 1
+
+
+def _column(values: list) -> np.ndarray:
+    """A column gathered as ints (JSON messages) and int64 arrays (frames), in order."""
+    parts, ints = [], []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            if ints:
+                parts.append(np.array(ints, dtype=np.int64))
+                ints = []
+            parts.append(value.astype(np.int64))
+        else:
+            ints.append(value)
+    if ints:
+        parts.append(np.array(ints, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+_STATUS_KINDS = (6, 7)  # PAIR_STATUS, MASS_CANCELED: their JSON names no order
+
+
+def _take_frame(records: np.ndarray, is_trades: bool, now: int, events: dict, trades: dict,
+                ours: tuple, assigned: set) -> tuple[int, int, int, int]:
+    """One event frame into the columns, with the same values the JSON path derives from
+    the same events (the fields a JSON event omits read as absent: 0 or null)."""
+    n = int(records.shape[0])
+    if is_trades:
+        trades["arrival_ns"].append(np.full(n, now, dtype=np.int64))
+        trades["taker_order_id"].append(records["order_id"])
+        trades["maker_order_id"].append(records["maker_order_id"])
+        return 0, 0, n, 0
+    coid_lo, coid_hi, id_lo, id_hi = ours
+    kind = records["kind"].astype(np.int64)
+    status_kind = np.isin(kind, _STATUS_KINDS)
+    trade = kind == 3
+    order_id = np.where(status_kind, 0, records["order_id"])
+    client_order_id = np.where(status_kind, 0, records["client_order_id"])
+    maker_order_id = np.where(trade, records["maker_order_id"], 0)
+    side_null = status_kind | ((records["side"] != 1) & (records["side"] != 2))
+    flags = (np.where(side_null, SIDE_NULL, 0)
+             | np.where(status_kind | (records["price"] == 0), PRICE_ZERO, 0)
+             | np.where(status_kind | (records["leaves_qty"] == 0), LEAVES_ZERO, 0)
+             | np.where(trade & (records["maker_leaves_qty"] == 0), MAKER_LEAVES_ZERO, 0)
+             | np.where(~status_kind & (records["reason"] == _USER_CANCELED_REASON),
+                        USER_CANCELED, 0))
+    events["arrival_ns"].append(np.full(n, now, dtype=np.int64))
+    events["kind"].append(kind)
+    events["flags"].append(flags)
+    events["order_id"].append(order_id)
+    events["client_order_id"].append(client_order_id)
+    events["maker_order_id"].append(maker_order_id)
+    direct = (((coid_lo <= client_order_id) & (client_order_id < coid_hi))
+              | ((id_lo <= order_id) & (order_id < id_hi)))
+    names_new = (kind == 1) | ((kind == 2) & ~side_null)
+    assigned.update(order_id[direct & names_new].tolist())
+    # an order's own events come after the outcome that assigned its id, so the ids a frame
+    # adds may be taken for the whole frame
+    mine = direct.copy()
+    for index in np.flatnonzero(~direct).tolist():  # few: rejected operations on our ids
+        mine[index] = order_id[index] in assigned
+    outcome = mine & (np.isin(kind, (1, 2, 5)) | ((kind == 4) & ((flags & USER_CANCELED) != 0)))
+    return n, int(outcome.sum()), 0, int(n - mine.sum())

@@ -142,7 +142,8 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
              default_account: int = 1) -> dict:
     from confluent_kafka import Consumer, Producer
 
-    from perf.loadtest.verify import check_outcomes, check_trades, expected_trades, read_topic
+    from perf.loadtest.verify import (check_outcomes, check_trades, expected_trades, read_topic,
+                                      trade_payloads)
 
     n = config.commands
     run_tag = config.run_tag or (time.time_ns() // 1000) % ((1 << 20) - 1) + 1
@@ -308,8 +309,8 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         expected, info = expected_trades(order_partitions, registry,
                                          default_account=default_account,
                                          order_capacity=order_capacity, matcher=config.verify)
-        actual = [m.value() for part in read_topic(exchange.bootstrap, exchange.topics["trades"])
-                  for m in part]
+        actual = trade_payloads([m.value() for part in read_topic(
+            exchange.bootstrap, exchange.topics["trades"]) for m in part], registry)
         trade_check = check_trades(actual, expected, exact=len(order_partitions) == 1,
                                    corrupt=config.corrupt_expected)
         verification["trades"] = {**trade_check, **info}

@@ -9,7 +9,7 @@
    exactly as the bridge decodes it (:func:`ringex.kafka.decode.decode_message`, the
    ``kind = 0`` stand-in for a malformed message), run through a matcher, and the resulting
    trades, as JSON (:func:`ringex.wire.json_events.trades_to_json`), must equal the whole
-   ``trades`` topic. With one ``orders`` partition the engine saw the topic's order, so the
+   ``trades`` topic (event frames turned into the same JSON, :func:`trade_payloads`). With one ``orders`` partition the engine saw the topic's order, so the
    comparison is byte for byte. With several, the interleaving of partitions in the engine is
    not recorded anywhere, so ``seq`` and ``command_index`` (engine-wide counters) are left
    out and the trades are compared pair by pair, in order: matching itself is per pair.
@@ -31,9 +31,10 @@ import numpy as np
 from ringex.errors import ValidationError
 from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, timestamp_ns_of
 from ringex.records import EventKind
+from ringex.wire.frames import decode_event_frame, is_event_frame
 from ringex.wire.json_events import trades_to_json
 
-__all__ = ["read_topic", "expected_trades", "check_trades", "check_outcomes"]
+__all__ = ["read_topic", "expected_trades", "check_trades", "check_outcomes", "trade_payloads"]
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 300.0) -> list[list]:
@@ -50,6 +51,20 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 300.0) -> list[list]
     for message in read_to_end(bootstrap, topic, timeout=timeout, client_id="loadtest-verify"):
         by_partition[message.partition()].append(message)
     return list(by_partition.values())
+
+
+def trade_payloads(values: list[bytes], registry) -> list[bytes]:
+    """The ``trades`` topic's messages as trade JSON, one per trade: a JSON message as it
+    is, an event frame (``kafka.events_format = "frame"``) as the JSON of each of its records
+    (:func:`trades_to_json`, the encoder the JSON format uses, so the comparison stays byte
+    for byte and covers every field of the records)."""
+    out = []
+    for value in values:
+        if is_event_frame(value):
+            out.extend(trades_to_json(np.array(decode_event_frame(value)), registry))
+        else:
+            out.append(value)
+    return out
 
 
 def _commands_of(messages, registry, default_account: int) -> np.ndarray:

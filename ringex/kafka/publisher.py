@@ -2,9 +2,12 @@
 
 One consumer slot of the outbound ring. Per ring batch, one Kafka transaction:
 
-1. every event goes to `order-events` (``events_to_json``), every ``TRADE`` also to `trades`
-   (``trades_to_json``), keyed by pair name, into partition ``crc32(key) % n``
-   (:mod:`ringex.kafka.partitioning`);
+1. every event goes to `order-events`, every ``TRADE`` also to `trades`, into partition
+   ``crc32(pair name) % n`` (:mod:`ringex.kafka.partitioning`). With
+   ``kafka.events_format = "json"`` (the default) each is one message keyed by pair name
+   (``events_to_json``, ``trades_to_json``); with ``"frame"``, the batch's events of one
+   partition travel as event frames (:func:`ringex.wire.frames.encode_event_frame`, at most
+   ``frame_events`` records each, no key), so the cost is per batch, not per event;
 2. the transaction commits (``acks=all``), and only then is the batch released to the ring.
 
 The producer's ``transactional.id`` is fixed per deployment (:func:`transactional_id_for`), so
@@ -43,6 +46,7 @@ from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
 from ringex.kafka.partitioning import partition_for
 from ringex.kafka.resume import read_resume_seqs
 from ringex.records import EVENT_DTYPE, EventKind
+from ringex.wire.frames import encode_event_frame
 
 __all__ = ["run_kafka_publisher", "PublisherStats", "transactional_id_for"]
 
@@ -121,7 +125,7 @@ class _Output:
     """
 
     def __init__(self, kafka, registry, metrics: KafkaMetrics, linger_ms: float,
-                 client_id: str, transactional_id: str):
+                 client_id: str, transactional_id: str, frame_events: int = 4096):
         from ringex.wire.json_events import events_to_json, trades_to_json
 
         self.kafka = kafka
@@ -133,6 +137,9 @@ class _Output:
         self.owned = tuple(sorted(getattr(kafka, "orders_partitions", ()) or ()))
         self.events_to_json = events_to_json
         self.trades_to_json = trades_to_json
+        self.frames = getattr(kafka, "events_format", "json") == "frame"
+        self.compression = getattr(kafka, "events_compression", "lz4")
+        self.frame_events = frame_events
         self.keys = {pair.pair_id: pair.name.encode() for pair in registry}
         self.stats = PublisherStats()
         self.failures: list[str] = []
@@ -149,7 +156,9 @@ class _Output:
         while True:
             self.producer = Producer(transactional_producer_config(
                 self.kafka.bootstrap, self.transactional_id, client_id=self.client_id,
-                linger_ms=self.linger_ms))
+                linger_ms=self.linger_ms, on_delivery=self._on_delivery,
+                **{"delivery.report.only.error": True,
+                   "compression.type": self.compression}))
             try:
                 self._init_transactions(should_stop)
                 if should_stop():
@@ -191,16 +200,25 @@ class _Output:
         self.resume = {topic: read_resume_seqs(self.kafka.bootstrap, topic,
                                                partitions=self.owned or None)
                        for topic in self.partitions}
-        self.targets = {}  # key -> (events partition, trades partition)
+        self.floors = {topic: np.array([seqs.get(p, 0) for p in range(n)], dtype=np.int64)
+                       for topic, n in self.partitions.items()
+                       for seqs in (self.resume[topic],)}
+        self.partition_table = self._partition_table()
         log.info("publisher %s resumes after %s", self.transactional_id, self.resume)
 
-    def _target(self, key: bytes | None) -> tuple[int, int]:
-        target = self.targets.get(key)
-        if target is None:
-            target = tuple(self._partition_of(key, topic)
-                           for topic in (self.kafka.events_topic, self.kafka.trades_topic))
-            self.targets[key] = target
-        return target
+    def _partition_table(self) -> np.ndarray:
+        """Row ``pair_id``: (events partition, trades partition); the last row is for events
+        of no known pair."""
+        pair_ids = [pair.pair_id for pair in self.registry]
+        table = np.zeros((max(pair_ids, default=-1) + 2, 2), dtype=np.int64)
+        table[-1] = [self._partition_of(None, topic)
+                     for topic in (self.kafka.events_topic, self.kafka.trades_topic)]
+        for pair_id in range(table.shape[0] - 1):
+            key = self.keys.get(pair_id)
+            table[pair_id] = table[-1] if key is None else [
+                self._partition_of(key, topic)
+                for topic in (self.kafka.events_topic, self.kafka.trades_topic)]
+        return table
 
     def _partition_of(self, key: bytes | None, topic: str) -> int:
         """``crc32(key) % n``; with owned `orders` partitions, only those (scale-out)."""
@@ -307,47 +325,85 @@ class _Output:
         self.metrics.inc("trades_out", trades)
 
     def _send(self, events: np.ndarray) -> None:
+        """Produce one view of a ring batch: the events above each partition's resume seq."""
         if events.shape[0] == 0:
             return
         events_topic, trades_topic = self.kafka.events_topic, self.kafka.trades_topic
-        event_seqs, trade_seqs = self.resume[events_topic], self.resume[trades_topic]
-        payloads = self.events_to_json(events, self.registry)
-        is_trade = events["kind"] == _TRADE
-        trade_payloads = iter(self.trades_to_json(events[is_trade], self.registry)
-                              if is_trade.any() else ())
-        seqs = events["seq"].tolist()
-        kinds = is_trade.tolist()
-        pair_ids = events["pair_id"].tolist()
-        produce = self.producer.produce
-        for index, seq in enumerate(seqs):
-            key = self.keys.get(pair_ids[index])
-            event_partition, trade_partition = self._target(key)
-            if seq > event_seqs[event_partition]:
-                self._produce(produce, events_topic, payloads[index], key, event_partition)
-                self.pending[0] += 1
-            else:
-                self._skip()
-            if kinds[index]:
-                trade_payload = next(trade_payloads)
-                if seq > trade_seqs[trade_partition]:
-                    self._produce(produce, trades_topic, trade_payload, key, trade_partition)
-                    self.pending[1] += 1
-                else:
-                    self._skip()
-        self.stats.last_seq = max(self.stats.last_seq, seqs[-1])
+        seqs = events["seq"]
+        event_parts, trade_parts = self._partitions(events["pair_id"])
+        fresh = seqs > self.floors[events_topic][event_parts]
+        trades = events["kind"] == _TRADE
+        fresh_trades = trades & (seqs > self.floors[trades_topic][trade_parts])
+        skipped = int(events.shape[0] - fresh.sum() + trades.sum() - fresh_trades.sum())
+        if skipped:
+            self.stats.skipped += skipped
+            self.metrics.inc("skipped", skipped)
+        if self.frames:
+            self.pending[0] += self._produce_frames(events_topic, events, fresh, event_parts)
+            self.pending[1] += self._produce_frames(trades_topic, events, fresh_trades,
+                                                    trade_parts)
+        else:
+            self.pending[0] += self._produce_json(events_topic, events[fresh],
+                                                  event_parts[fresh], self.events_to_json)
+            self.pending[1] += self._produce_json(trades_topic, events[fresh_trades],
+                                                  trade_parts[fresh_trades], self.trades_to_json)
+        self.stats.last_seq = max(self.stats.last_seq, int(seqs[-1]))
         self.producer.poll(0)
 
-    def _skip(self) -> None:
-        self.stats.skipped += 1
-        self.metrics.inc("skipped")
+    def _partitions(self, pair_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each event's partition of `order-events` and of `trades`, from its pair id."""
+        table = self.partition_table
+        known = (pair_ids >= 0) & (pair_ids < table.shape[0])
+        rows = np.where(known, pair_ids, table.shape[0] - 1)  # the last row: no known pair
+        return table[rows, 0], table[rows, 1]
 
-    def _produce(self, produce, topic: str, payload: bytes, key, partition: int) -> None:
-        while True:
+    def _produce_json(self, topic: str, events: np.ndarray, partitions: np.ndarray,
+                      encode) -> int:
+        if events.shape[0] == 0:
+            return 0
+        keys = self.keys
+        produce = self.producer.produce
+        for payload, pair_id, partition in zip(encode(events, self.registry),
+                                                events["pair_id"].tolist(),
+                                                partitions.tolist()):
             try:
-                produce(topic, payload, key, partition, self._on_delivery)
+                produce(topic, payload, keys.get(pair_id), partition)
+            except BufferError:
+                self._produce_when_room(topic, payload, keys.get(pair_id), partition)
+        return int(events.shape[0])
+
+    def _produce_frames(self, topic: str, events: np.ndarray, chosen: np.ndarray,
+                        partitions: np.ndarray) -> int:
+        """One event frame per partition (per ``frame_events`` events), in seq order."""
+        if not chosen.any():
+            return 0
+        events, partitions = events[chosen], partitions[chosen]
+        if partitions[0] == partitions[-1] and (partitions == partitions[0]).all():
+            groups = [(int(partitions[0]), events)]
+        else:
+            order = np.argsort(partitions, kind="stable")  # stable: seq order within each
+            events, partitions = events[order], partitions[order]
+            cuts = np.flatnonzero(np.diff(partitions)) + 1
+            groups = [(int(part[0]), group) for part, group in
+                      zip(np.split(partitions, cuts), np.split(events, cuts))]
+        step = self.frame_events
+        for partition, group in groups:
+            for low in range(0, group.shape[0], step):
+                payload = encode_event_frame(group[low:low + step])
+                try:
+                    self.producer.produce(topic, payload, None, partition)
+                except BufferError:
+                    self._produce_when_room(topic, payload, None, partition)
+        return int(events.shape[0])
+
+    def _produce_when_room(self, topic: str, payload: bytes, key, partition: int) -> None:
+        while True:  # the local queue is full: serve delivery reports, retry
+            self.producer.poll(0.05)
+            try:
+                self.producer.produce(topic, payload, key, partition)
                 return
-            except BufferError:  # the local queue is full: serve delivery reports, retry
-                self.producer.poll(0.05)
+            except BufferError:
+                continue
 
     def _on_delivery(self, err, message) -> None:
         if err is not None and len(self.failures) < 10:  # the cause, for the abort's log line

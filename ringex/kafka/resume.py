@@ -32,6 +32,19 @@ __all__ = ["read_resume_seqs", "seq_of"]
 
 
 def seq_of(payload: bytes | None, where: str) -> int:
+    """The highest ``seq`` in one output message: a JSON event's, or an event frame's last."""
+    from ringex.errors import ValidationError
+    from ringex.wire.frames import decode_event_frame, is_event_frame
+
+    if payload is not None and is_event_frame(payload):
+        try:
+            records = decode_event_frame(payload)
+        except ValidationError as exc:
+            raise RingexError(f"{where}: the last message is a broken event frame ({exc}); the "
+                              "publisher will not guess where to resume") from None
+        if records.shape[0] == 0:
+            raise RingexError(f"{where}: the last message is an empty event frame")
+        return int(records["seq"].max())
     try:
         seq = json.loads(payload)["seq"]
     except (TypeError, ValueError, KeyError) as exc:

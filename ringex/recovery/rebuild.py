@@ -4,7 +4,7 @@
 rebuilds candles, recent trades and order status; `trades` carries the same TRADE events and
 is used only as a cross-check of the count. The command reads every partition from its
 beginning up to the high watermark seen at start, turns the JSON back into ``EVENT_DTYPE``
-records (exactly: decimals through the pair registry), merges the partitions by ``seq`` and
+records (exactly: decimals through the pair registry; event frames as they are), merges the partitions by ``seq`` and
 applies them in batches to :class:`RedisMarketData`. The store ignores every ``seq`` at or
 below its ``last_seq``, so the command is idempotent: run it twice, or while the Redis
 publisher runs, and nothing is counted twice. ``--flush`` deletes the prefix's keys first (a
@@ -26,7 +26,7 @@ import numpy as np
 from ringex.records import (EVENT_DTYPE, EventKind, OrderFlag, OrderStatus, OrderType,
                             PairStatus, Reason, Side, TimeInForce)
 
-__all__ = ["events_from_json", "read_topic_events", "rebuild_redis"]
+__all__ = ["events_from_json", "events_from_payloads", "read_topic_events", "rebuild_redis"]
 
 log = logging.getLogger("ringex.recovery.rebuild")
 
@@ -70,6 +70,28 @@ def events_from_json(payloads, registry) -> np.ndarray:
     return events
 
 
+def events_from_payloads(payloads, registry) -> np.ndarray:
+    """``order-events`` messages of either format (``kafka.events_format``) -> records.
+
+    Event frames are taken as they are; JSON events go through :func:`events_from_json`. The
+    result is in message order; the caller sorts by ``seq``.
+    """
+    from ringex.wire.frames import decode_event_frame, is_event_frame
+
+    parts, texts = [], []
+    for payload in payloads:
+        if is_event_frame(payload):
+            if texts:
+                parts.append(events_from_json(texts, registry))
+                texts = []
+            parts.append(decode_event_frame(payload))
+        else:
+            texts.append(payload)
+    if texts:
+        parts.append(events_from_json(texts, registry))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=EVENT_DTYPE)
+
+
 def _steps(text: str, step, name: str) -> int:
     """An exact decimal string as a whole number of ``step`` (zero allowed, unlike orders)."""
     value = Decimal(text) / Decimal(step)
@@ -95,7 +117,7 @@ def rebuild_redis(settings, *, flush: bool = False, batch: int = 2000) -> dict:
     registry = settings.registry()
     started = time.perf_counter()
     payloads = read_topic_events(settings.kafka.bootstrap, settings.kafka.events_topic)
-    events = events_from_json(payloads, registry)
+    events = events_from_payloads(payloads, registry)
     events = events[np.argsort(events["seq"], kind="stable")]
     seqs = events["seq"]
     duplicates = int((np.diff(seqs) == 0).sum()) if seqs.shape[0] else 0

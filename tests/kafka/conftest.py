@@ -27,6 +27,7 @@ class TopicSettings:
     trades_topic: str
     events_topic: str
     group_id: str
+    events_format: str = "json"
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def registry():
 
 @pytest.fixture
 def kafka_settings(kafka_bootstrap, kafka_topics):
-    def make(orders_partitions: int = 1, output_partitions: int = 3) -> TopicSettings:
+    def make(orders_partitions: int = 1, output_partitions: int = 3,
+             events_format: str = "json") -> TopicSettings:
         return TopicSettings(
             bootstrap=kafka_bootstrap,
             orders_topic=kafka_topics(orders_partitions, prefix="orders"),
@@ -44,6 +46,7 @@ def kafka_settings(kafka_bootstrap, kafka_topics):
             trades_topic=kafka_topics(output_partitions, prefix="trades"),
             events_topic=kafka_topics(output_partitions, prefix="events"),
             group_id=f"test-{uuid.uuid4().hex[:10]}",
+            events_format=events_format,
         )
 
     return make

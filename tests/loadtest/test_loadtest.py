@@ -84,6 +84,40 @@ def test_frame_route_open_loop_measures_from_the_schedule_and_verifies(exchange)
     assert result["latency_ms"]["order_to_outcome"]["count"] == 2000
 
 
+@pytest.fixture(scope="module")
+def frame_output_exchange(kafka_bootstrap, redis_url):
+    started = start_exchange(kafka_bootstrap, redis_url, partitions=1, bridges=1,
+                             extra_env={"RINGEX_KAFKA_EVENTS_FORMAT": "frame"})
+    yield started
+    code = started.stop()
+    assert code == 0, started.log_tail()
+
+
+@pytest.mark.timeout(240)
+def test_event_frame_output_is_attributed_and_verified_like_json(exchange,
+                                                                   frame_output_exchange):
+    """The same seeded flow against a JSON-output and a frame-output exchange: the receiver
+    reads the same outcomes and trades from either, and a damaged expectation still fails."""
+    results = [_run(target, route="json", mode="max", orders=2000, seed=15)
+               for target in (exchange, frame_output_exchange)]
+    for result in results:
+        verification = result["verification"]
+        assert verification["ok"], json.dumps(verification, default=str)[:3000]
+        assert verification["outcomes"]["with_one_outcome"] == 2000
+        assert verification["trades"]["comparison"] == "byte-exact"
+        assert result["latency_ms"]["order_to_trade"]["count"] == result["orders_that_took"]
+    json_out, frame_out = results
+    for key in ("events_received", "trades_received", "orders_that_took"):
+        assert json_out[key] == frame_out[key] > 0, key
+    for key in ("accepted", "finals", "rejected_new"):
+        assert json_out["verification"]["outcomes"][key] == \
+            frame_out["verification"]["outcomes"][key], key
+    damaged = _run(frame_output_exchange, route="frame", mode="max", orders=300, seed=16,
+                   corrupt_expected=lambda expected: expected[:-1])
+    assert damaged["verification"]["outcomes"]["ok"]
+    assert not damaged["verification"]["trades"]["ok"]
+
+
 @pytest.mark.timeout(240)
 def test_corrupted_expected_trades_fail_the_run(exchange):
     def corrupt(expected):
