@@ -67,6 +67,9 @@ class KafkaSettings:
     events_format: str = "json"
     # librdkafka compression.type of the publisher's producer ("none", "lz4", "zstd", ...)
     events_compression: str = "lz4"
+    # a publisher transaction takes the ring batches that arrive within this many ms of its
+    # first one (0: one transaction per ring batch); bounds the broker's commits per second
+    transaction_linger_ms: int = 5
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,9 @@ class Settings:
         if self.kafka.lease_session_ms < 1000:
             raise ConfigError(f"kafka.lease_session_ms must be >= 1000, got "
                               f"{self.kafka.lease_session_ms}")
+        if self.kafka.transaction_linger_ms < 0:
+            raise ConfigError(f"kafka.transaction_linger_ms must be >= 0, got "
+                              f"{self.kafka.transaction_linger_ms}")
         if self.kafka.events_format not in EVENTS_FORMATS:
             raise ConfigError(f"kafka.events_format must be one of {EVENTS_FORMATS}, got "
                               f"{self.kafka.events_format!r}")

@@ -1,6 +1,7 @@
 """The Kafka publisher: the outbound ring's events -> `order-events` and `trades`.
 
-One consumer slot of the outbound ring. Per ring batch, one Kafka transaction:
+One consumer slot of the outbound ring. Per ring batch, one Kafka transaction (which also
+takes the batches that arrive within ``kafka.transaction_linger_ms`` of the first):
 
 1. every event goes to `order-events`, every ``TRADE`` also to `trades`, into partition
    ``crc32(pair name) % n`` (:mod:`ringex.kafka.partitioning`). With
@@ -83,7 +84,8 @@ def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, 
     ring = Ring.attach(outbound_ring_name, EVENT_DTYPE)
     consumer = ring.consumer(slot, depends_on)
     output = _Output(kafka, registry, metrics or NO_METRICS, linger_ms, client_id,
-                     transactional_id or transactional_id_for(kafka))
+                     transactional_id or transactional_id_for(kafka),
+                     max_transaction_events=max(max_batch, min(1 << 16, ring.capacity // 2)))
     try:
         if not output.connect(should_stop):
             return output.stats
@@ -93,9 +95,10 @@ def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, 
                 if consumer.last_status == ALERTED:
                     break
                 continue
-            if not output.publish(batch.views, should_stop):
-                break  # stopping before Kafka acknowledged it: the batch stays in the ring
-            consumer.release(batch)
+            committed = output.publish(consumer, batch, should_stop, max_batch)
+            if committed is None:
+                break  # stopping before Kafka acknowledged it: the events stay in the ring
+            consumer.release(committed)
             output.stats.batches += 1
             output.metrics.inc("batches")
     finally:
@@ -125,7 +128,8 @@ class _Output:
     """
 
     def __init__(self, kafka, registry, metrics: KafkaMetrics, linger_ms: float,
-                 client_id: str, transactional_id: str, frame_events: int = 4096):
+                 client_id: str, transactional_id: str, frame_events: int = 4096,
+                 max_transaction_events: int = 1 << 16):
         from ringex.wire.json_events import events_to_json, trades_to_json
 
         self.kafka = kafka
@@ -140,6 +144,9 @@ class _Output:
         self.frames = getattr(kafka, "events_format", "json") == "frame"
         self.compression = getattr(kafka, "events_compression", "lz4")
         self.frame_events = frame_events
+        self.linger_s = max(0, getattr(kafka, "transaction_linger_ms", 0)) / 1000
+        self.max_events = max_transaction_events
+        self.first_seen = 0.0  # monotonic time the open transaction's first batch was read
         self.keys = {pair.pair_id: pair.name.encode() for pair in registry}
         self.stats = PublisherStats()
         self.failures: list[str] = []
@@ -237,21 +244,30 @@ class _Output:
 
     # --- one ring batch = one transaction -------------------------------------------------
 
-    def publish(self, views: Sequence[np.ndarray], should_stop) -> bool:
-        """Send every event of ``views`` in one transaction; True once it committed."""
+    def publish(self, consumer, batch, should_stop, max_batch: int):
+        """Send ``batch`` and what follows it within the transaction linger in one transaction.
+
+        Returns the ``Batch`` range that committed (to release), or None if stopping first.
+        After an abort, the same range is sent again (and may grow again).
+        """
         from confluent_kafka import KafkaException
 
+        from ringex.ring import Batch
+
+        low, high = batch.low, batch.high
         backoff = 0.5
         while True:
             try:
                 self.pending = [0, 0]
+                self.first_seen = time.monotonic()
                 self.producer.begin_transaction()
-                for view in views:
+                for view in consumer.views(low, high):
                     self._send(view)
+                high = self._extend(consumer, low, high, max_batch)
                 if not self._commit(should_stop):
-                    return False
+                    return None
                 self._count_committed()
-                return True
+                return Batch(low, high, None)
             except KafkaException as exc:
                 err = exc.args[0]
                 cause = f"{describe_error(err)}; first failed delivery: " \
@@ -263,11 +279,11 @@ class _Output:
                     self.stats.aborts += 1
                     self.metrics.error("delivery")
                     if not self._abort(should_stop):
-                        return False
+                        return None
                 elif err.retriable() and not err.fatal():
                     log.warning("retriable error outside a commit (%s); retrying", cause)
                     if not self._abort(should_stop):
-                        return False
+                        return None
                 else:
                     log.error("fatal producer error (%s); rebuilding the producer and "
                               "resuming from the topics' tails in %.1fs", cause, backoff)
@@ -275,10 +291,35 @@ class _Output:
                     self.metrics.error("fatal")
                     self.producer = None
                     if not _sleep(backoff, should_stop) or not self.connect(should_stop):
-                        return False
+                        return None
             if not _sleep(backoff, should_stop):
-                return False
+                return None
             backoff = min(backoff * 2, 10.0)
+
+    def _extend(self, consumer, low: int, high: int, max_batch: int) -> int:
+        """Add the events that arrive within ``transaction_linger_ms`` of the first one (at
+        most ``max_transaction_events`` in all) to the open transaction; the new high.
+
+        Why: a commit costs the broker a transaction marker per partition and a write to its
+        transaction log, whatever the transaction holds. One commit per ring batch made the
+        broker the busiest process of a 20K orders/s run; a bounded linger caps commits at
+        ``1000 / transaction_linger_ms`` per second and adds at most that much latency.
+        """
+        if self.linger_s <= 0:
+            return high
+        deadline = self.first_seen + self.linger_s
+        while high - low + 1 < self.max_events:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = consumer.wait(timeout=left, after=high,
+                                 max_batch=min(max_batch, self.max_events - (high - low + 1)))
+            if more is None:
+                break
+            for view in more.views:
+                self._send(view)
+            high = more.high
+        return high
 
     def _commit(self, should_stop, stop_grace: float = 5.0) -> bool:
         """Commit, retrying retriable errors; False if stopping before it committed."""

@@ -299,13 +299,16 @@ class Consumer:
         """The last sequence this consumer released."""
         return self.ring.consumer_sequence(self.slot)
 
-    def wait(self, timeout: float | None = None, max_batch: int | None = None) -> Batch | None:
+    def wait(self, timeout: float | None = None, max_batch: int | None = None, *,
+             after: int | None = None) -> Batch | None:
         """The next readable batch, or None if halted/drained or ``timeout`` passed.
 
-        ``last_status`` then says which (``wait.ALERTED`` or ``wait.TIMED_OUT``).
+        ``last_status`` then says which (``wait.ALERTED`` or ``wait.TIMED_OUT``). ``after``:
+        start past this sequence instead of past the released one, to read on beyond batches
+        held unreleased (the slots of a held batch stay this consumer's until it releases).
         """
         arrays = self.ring.arrays
-        seq = self.sequence + 1
+        seq = (self.sequence if after is None else after) + 1
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _SLICE_NS if deadline is None else \
@@ -331,6 +334,10 @@ class Consumer:
         if max_batch is not None and high - seq >= max_batch:
             high = seq + max_batch - 1
         return Batch(seq, high, _views(arrays.records, seq, high))
+
+    def views(self, low: int, high: int) -> list[np.ndarray]:
+        """The records ``low..high`` (read, not yet released) as one or two array views."""
+        return _views(self.ring.arrays.records, low, high)
 
     def release(self, batch: Batch) -> None:
         """Done with every record up to ``batch.high``: producers may reuse the slots."""

@@ -28,6 +28,7 @@ class TopicSettings:
     events_topic: str
     group_id: str
     events_format: str = "json"
+    transaction_linger_ms: int = 0
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def registry():
 @pytest.fixture
 def kafka_settings(kafka_bootstrap, kafka_topics):
     def make(orders_partitions: int = 1, output_partitions: int = 3,
-             events_format: str = "json") -> TopicSettings:
+             events_format: str = "json", transaction_linger_ms: int = 0) -> TopicSettings:
         return TopicSettings(
             bootstrap=kafka_bootstrap,
             orders_topic=kafka_topics(orders_partitions, prefix="orders"),
@@ -47,6 +48,7 @@ def kafka_settings(kafka_bootstrap, kafka_topics):
             events_topic=kafka_topics(output_partitions, prefix="events"),
             group_id=f"test-{uuid.uuid4().hex[:10]}",
             events_format=events_format,
+            transaction_linger_ms=transaction_linger_ms,
         )
 
     return make

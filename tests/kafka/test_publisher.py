@@ -179,6 +179,27 @@ def test_event_frames_are_published_once_per_partition_across_restarts(
         for partition in range(3)}
 
 
+def test_a_transaction_takes_the_batches_arriving_within_its_linger(
+        kafka_settings, registry, outbound_ring, run_in_thread):
+    """Twenty writes 5 ms apart, a 200 ms linger: fewer transactions than writes, and still
+    every event exactly once (a ring batch is released only with its transaction)."""
+    settings = kafka_settings(output_partitions=3, events_format="frame",
+                              transaction_linger_ms=200)
+    events = MatchingEngine(registry.pairs).process(order_flow(1, 400, seed=5))
+    ring = outbound_ring()
+    publisher = run_in_thread(run_kafka_publisher, settings, ring.name, 0, registry)
+    producer = ring.producer()
+    for chunk in np.array_split(events, 20):
+        producer.write(chunk)
+        time.sleep(0.005)
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
+               "the publisher to release every event")
+    stats = publisher.stop()
+    assert stats.events == len(events)
+    assert stats.batches < 10
+    check_frame_topics(settings, registry, events)
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("events_format", ["json", "frame"])
 def test_publisher_throughput_into_the_real_broker(kafka_settings, registry, outbound_ring,
