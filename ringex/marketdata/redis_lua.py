@@ -1,12 +1,20 @@
 """The Lua scripts of the Redis store. Key names and fields are in ``docs/redis-keys.md``.
 
 The apply script receives a batch already folded (``redis_fold``): one row per candle the
-batch touches, per ring (pair x interval), per trade and per order, as a few strings of
-newline-terminated records with tab-separated fields (``redis_encode``). It **checks before it
-writes**: if ``last_seq`` is not the seq the client expects, or a ring already holds a trade
-seq at or above the batch's first trade for it, the script writes nothing and answers
-``stale`` with what it found, so that the client can re-read and re-fold. Everything else in
-the batch is then applied in one atomic step.
+batch touches and per ring (pair x interval) as strings of newline-terminated records with
+tab-separated fields, and the trades and orders as one argument per JSON text, grouped by pair
+and by bucket of order ids (``redis_encode``, ``redis_kernel``). An order's other fields come
+as 8 bytes of its bucket's ``meta``, read with ``string.byte``: Redis 7.0's Lua makes, and
+hashes byte by byte, a string per argument, capture or ``string.sub``, and that per-row work
+(``string.gmatch`` captures, a table per row, JSON cut out of a blob) was most of the first
+script's time (``redis_lua_reference``, the oracle). Accounts' and pairs' messages come
+ready-made; the script rebuilds an account's only when one of its rows wrote something else
+than its JSON (a fill merged into a stored record, a row the seq guard refused).
+
+It **checks before it writes**: if ``last_seq`` is not the seq the client expects, or a ring
+already holds a trade seq at or above the batch's first trade for it, the script writes
+nothing and answers ``stale`` with what it found, so that the client can re-read and re-fold.
+Everything else in the batch is then applied in one atomic step.
 
 Lua numbers are doubles, so every seq, id, tick and lot is handled as a decimal string and
 compared with ``gt`` (length, then bytes: exact for non-negative integers without leading
@@ -32,16 +40,22 @@ end
 """
 
 # ARGV: prefix, candles_kept, trades_kept, order_ttl_s, expected_last_seq, batch_last_seq,
-#       rings, candles, trades, trade_json, orders, order_json, statuses (records end with \n, fields
-#       split by \t; a JSON text is cut from its *_json blob by its length, so that Lua never
-#       pattern-matches it character by character):
+#       rings, candles, statuses (records end with \n, fields split by \t),
+#       number of trade groups, of order buckets, of accounts; then the trade groups, the
+#       buckets and the accounts:
 #   rings:   name (pair:interval), pair, interval, ms, first_seq, last_seq, newest ('' = none),
 #            lot_scale
 #   candles: ring (1-based row of rings), start, o, h, l, c, open, high, low, close,
 #            v, n, fs, ls, vu, volume
-#   trades:  pair, length of its JSON                                       (seq order)
-#   orders:  mode, bucket, order_id, account, closed, seq, length of its JSON (by order id)
 #   statuses: pair name, status name, of each PAIR_STATUS event           (seq order)
+#   a trade group (pairs in order of first trade): pair, message (the JSON array of all its
+#            trades), k (at most trades_kept), the JSON of its newest k trades (oldest first)
+#   a bucket (ascending): bucket, meta (8 bytes per order: mode + 4 * closed, the order's
+#            account (1-based, 3 bytes), where SEQ_MARK starts in its JSON (0-based, 3
+#            bytes), how many digits its seq has; big-endian), the ids (ascending), the JSONs
+#   the accounts' first rows (1-based over all buckets, 3 bytes each), then per account (in
+#            order of first order id): channel, message (the JSON array of its rows' JSON:
+#            what is published when every row writes its JSON)
 # Returns last_seq after the batch, or {'stale', last_seq, ring, ring_seq, ...} having
 # written nothing.
 APPLY_SCRIPT = _COMMON + r"""
@@ -129,108 +143,108 @@ for _, ring in ipairs(rings) do
   end
 end
 
--- 4. recent trades, and one message per pair
-local feed, feed_order = {}, {}
-local blob, at = ARGV[10], 1
-for pair, len in string.gmatch(ARGV[9], '([^\t]*)\t(%%d+)\n') do
-  local list = feed[pair]
-  if not list then
-    list = {}
-    feed[pair] = list
-    feed_order[#feed_order + 1] = pair
-  end
-  local stop = at + tonumber(len)
-  list[#list + 1] = string.sub(blob, at, stop - 1)
-  at = stop
-end
-for _, pair in ipairs(feed_order) do
-  local list = feed[pair]
+-- 4. recent trades, and one message per pair (the client sends it, and only the newest
+-- trades_kept of the group: LTRIM would drop the others at once)
+local a = 13
+for _ = 1, tonumber(ARGV[10]) do
+  local pair, message = ARGV[a], ARGV[a + 1]
+  local first = a + 3
+  local last = a + 2 + tonumber(ARGV[a + 2])
+  a = last + 1
   local key = P .. 'trades:' .. pair
-  for s = 1, #list, 1000 do
-    redis.call('LPUSH', key, unpack(list, s, math.min(s + 999, #list)))
+  for s = first, last, 1000 do
+    redis.call('LPUSH', key, unpack(ARGV, s, math.min(s + 999, last)))
   end
   redis.call('LTRIM', key, 0, trades_kept - 1)
-  redis.call('PUBLISH', P .. 'ch:trades:' .. pair, '[' .. table.concat(list, ',') .. ']')
+  redis.call('PUBLISH', P .. 'ch:trades:' .. pair, message)
 end
 
--- 5. orders, in buckets of ids (one HMGET and one HSET per bucket): 1 replace, 2 fill (only the
--- fields from SEQ_MARK on), 3 create only; a record never goes back to an older seq. Closed
--- records get an expiry time in orders:closed; the writer deletes them once it has passed.
+-- 5. orders, in buckets of ids (one HMGET and one HSET per bucket): mode 1 replace, 2 fill
+-- (only the fields from SEQ_MARK on), 3 create only; a record never goes back to an older
+-- seq. Closed records get an expiry time in orders:closed; the writer deletes them once it
+-- has passed. A row's meta is read with string.byte (no Lua string per value). differs[row]
+-- is what a row wrote when that is not its JSON (false: nothing); its account is then dirty.
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local expires = string.format('%%d', now_ms + ttl * 1000)
 local closed_key = P .. 'orders:closed'
-local buckets, bucket_order = {}, {}
-blob, at = ARGV[12], 1
-for mode, bucket, oid, account, closed, seq, len in
-    string.gmatch(ARGV[11], '(%%d)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(%%d)\t([^\t]*)\t(%%d+)\n') do
-  local stop = at + tonumber(len)
-  local json = string.sub(blob, at, stop - 1)
-  at = stop
-  local b = buckets[bucket]
-  if not b then
-    b = {ids = {}, rows = {}}
-    buckets[bucket] = b
-    bucket_order[#bucket_order + 1] = bucket
-  end
-  b.ids[#b.ids + 1] = oid
-  b.rows[#b.rows + 1] = {mode, account, closed, seq, json}
-end
-local zadd, zrem = {}, {}
-local changed, accounts = {}, {}
-for _, bucket in ipairs(bucket_order) do
-  local b = buckets[bucket]
+local zadd, nz, zrem, nr = {}, 0, {}, 0
+local differs, dirty, exact = {}, {}, true
+local buckets_at, row = a, 0
+local byte, sub, find = string.byte, string.sub, string.find
+for _ = 1, tonumber(ARGV[11]) do
+  local bucket, meta = ARGV[a], ARGV[a + 1]
+  local n = #meta / 8
+  local ids = a + 2
+  local texts = ids + n
+  a = texts + n
   local key = P .. 'orders:' .. bucket
-  local olds = {}
-  for s = 1, #b.ids, 1000 do
-    local part = redis.call('HMGET', key, unpack(b.ids, s, math.min(s + 999, #b.ids)))
-    for _, v in ipairs(part) do olds[#olds + 1] = v end
+  local olds
+  if n <= 1000 then
+    olds = redis.call('HMGET', key, unpack(ARGV, ids, texts - 1))
+  else
+    olds = {}
+    for s = ids, texts - 1, 1000 do
+      local part = redis.call('HMGET', key, unpack(ARGV, s, math.min(s + 999, texts - 1)))
+      for _, v in ipairs(part) do olds[#olds + 1] = v end
+    end
   end
-  local set = {}
-  for i, oid in ipairs(b.ids) do
-    local mode, account, closed, seq, json = unpack(b.rows[i])
+  local set, ns = {}, 0
+  for i = 1, n do
+    row = row + 1
+    local m = 8 * i - 7
+    local flags = byte(meta, m)
+    local mode = flags %% 4
+    local json = ARGV[texts + i - 1]
     local old = olds[i]
-    local value
+    local value = false
     if not old then
       value = json
-    elseif mode ~= '3' then
-      local at = string.find(old, SEQ_MARK, 1, true)
-      if gt(seq, string.match(old, '^%%d+', at + #SEQ_MARK)) then
-        if mode == '1' then
+    elseif mode ~= 3 then
+      local s1, s2, s3, digits = byte(meta, m + 4, m + 7)
+      local at = s1 * 65536 + s2 * 256 + s3 + 1  -- SEQ_MARK in json
+      local old_at = find(old, SEQ_MARK, 1, true)
+      local seq = sub(json, at + #SEQ_MARK, at + #SEQ_MARK + digits - 1)
+      if gt(seq, string.match(old, '^%%d+', old_at + #SEQ_MARK)) then
+        if mode == 1 then
           value = json
         else
-          value = string.sub(old, 1, at - 1) .. string.sub(json, (string.find(json, SEQ_MARK, 1, true)))
+          value = sub(old, 1, old_at - 1) .. sub(json, at)
         end
       end
+    end
+    if value ~= json then
+      differs[row] = value
+      local g1, g2, g3 = byte(meta, m + 1, m + 3)
+      dirty[g1 * 65536 + g2 * 256 + g3] = true
+      exact = false
     end
     if value then
-      set[#set + 1] = oid
-      set[#set + 1] = value
-      if closed == '1' then
+      local oid = ARGV[ids + i - 1]
+      set[ns + 1] = oid
+      set[ns + 2] = value
+      ns = ns + 2
+      if flags >= 4 then
         if ttl > 0 then
-          zadd[#zadd + 1] = now_ms + ttl * 1000
-          zadd[#zadd + 1] = bucket .. ':' .. oid
+          zadd[nz + 1] = expires
+          zadd[nz + 2] = bucket .. ':' .. oid
+          nz = nz + 2
         end
       elseif old then
-        zrem[#zrem + 1] = bucket .. ':' .. oid  -- an id reused after its order closed
+        nr = nr + 1
+        zrem[nr] = bucket .. ':' .. oid  -- an id reused after its order closed
       end
-      local list = changed[account]
-      if not list then
-        list = {}
-        changed[account] = list
-        accounts[#accounts + 1] = account
-      end
-      list[#list + 1] = value
     end
   end
-  for s = 1, #set, 1000 do
-    redis.call('HSET', key, unpack(set, s, math.min(s + 999, #set)))
+  for s = 1, ns, 1000 do
+    redis.call('HSET', key, unpack(set, s, math.min(s + 999, ns)))
   end
 end
-for s = 1, #zadd, 1000 do
-  redis.call('ZADD', closed_key, unpack(zadd, s, math.min(s + 999, #zadd)))
+for s = 1, nz, 1000 do
+  redis.call('ZADD', closed_key, unpack(zadd, s, math.min(s + 999, nz)))
 end
-for s = 1, #zrem, 1000 do
-  redis.call('ZREM', closed_key, unpack(zrem, s, math.min(s + 999, #zrem)))
+for s = 1, nr, 1000 do
+  redis.call('ZREM', closed_key, unpack(zrem, s, math.min(s + 999, nr)))
 end
 local expired = redis.call('ZRANGEBYSCORE', closed_key, '-inf', now_ms, 'LIMIT', 0, 4096)
 if #expired > 0 then
@@ -251,11 +265,65 @@ if #expired > 0 then
     redis.call('ZREM', closed_key, unpack(expired, s, math.min(s + 999, #expired)))
   end
 end
-for _, account in ipairs(accounts) do
-  redis.call('PUBLISH', P .. 'ch:orders:' .. account, '[' .. table.concat(changed[account], ',') .. ']')
+-- one message per account with a changed record, accounts in order of their first changed
+-- record. An account whose rows all wrote their JSON publishes the client's message; a dirty
+-- one's is rebuilt from what its rows wrote (it may have none, or start later).
+local firsts_at = a
+local n_accounts = tonumber(ARGV[12])
+if exact then
+  for g = 1, n_accounts do
+    local at = firsts_at - 1 + 2 * g
+    redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
+  end
+else
+  local lists, firsts, rebuilt = {}, {}, {}
+  a, row = buckets_at, 0
+  for _ = 1, tonumber(ARGV[11]) do
+    local meta = ARGV[a + 1]
+    local n = #meta / 8
+    local texts = a + 2 + n
+    a = texts + n
+    for i = 1, n do
+      row = row + 1
+      local g1, g2, g3 = byte(meta, 8 * i - 6, 8 * i - 4)
+      local g = g1 * 65536 + g2 * 256 + g3
+      if dirty[g] then
+        local value = differs[row]
+        if value == nil then value = ARGV[texts + i - 1] end
+        if value then
+          local list = lists[g]
+          if not list then
+            list = {}
+            lists[g] = list
+            firsts[g] = row
+            rebuilt[#rebuilt + 1] = g
+          end
+          list[#list + 1] = value
+        end
+      end
+    end
+  end
+  local first_rows = ARGV[firsts_at]
+  local next_rebuilt = 1
+  local function publish_rebuilt(before)
+    while next_rebuilt <= #rebuilt and firsts[rebuilt[next_rebuilt]] < before do
+      local g = rebuilt[next_rebuilt]
+      redis.call('PUBLISH', ARGV[firsts_at - 1 + 2 * g], '[' .. table.concat(lists[g], ',') .. ']')
+      next_rebuilt = next_rebuilt + 1
+    end
+  end
+  for g = 1, n_accounts do
+    if not dirty[g] then
+      local r1, r2, r3 = byte(first_rows, 3 * g - 2, 3 * g)
+      publish_rebuilt(r1 * 65536 + r2 * 256 + r3)
+      local at = firsts_at - 1 + 2 * g
+      redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
+    end
+  end
+  publish_rebuilt(math.huge)
 end
 
-for pair, status in string.gmatch(ARGV[13], '([^\t]*)\t([^\n]*)\n') do
+for pair, status in string.gmatch(ARGV[9], '([^\t]*)\t([^\n]*)\n') do
   redis.call('HSET', P .. 'pair-status', pair, status)
 end
 

@@ -2,12 +2,13 @@
 
 The publisher process is the only writer. :meth:`RedisMarketData.apply` cuts its input into
 batches of at most ``max_batch`` events; each batch is folded in compiled code
-(``redis_fold``: one update per candle and per order), formatted (``redis_encode``) and sent
-as ONE call of the Lua script (``redis_lua.APPLY_SCRIPT``), which Redis runs atomically:
-candles, the recent-trades lists, order records, ``last_seq`` and the pub/sub messages of a
-batch appear together or not at all. The calls of one ``apply`` are pipelined on one
-connection (the next batch is folded while Redis runs the previous one), and ``apply``
-returns only after every reply.
+(``redis_fold``: one update per candle and per order), formatted (``redis_encode``; trades
+and orders by the compiled ``redis_kernel``, straight into a RESP buffer that goes to the
+socket as it is) and sent as ONE call of the Lua script (``redis_lua.APPLY_SCRIPT``), which
+Redis runs atomically: candles, the recent-trades lists, order records, ``last_seq`` and the
+pub/sub messages of a batch appear together or not at all. The calls of one ``apply`` are
+pipelined on one connection (the next batch is folded while Redis runs the previous one), and
+``apply`` returns only after every reply.
 
 Each call carries the ``last_seq`` it expects to follow. The script writes nothing when Redis
 holds another one, or when a candle ring (pair x interval) already holds a trade of the batch;
@@ -87,10 +88,11 @@ class RedisMarketData:
         self.trades_kept = trades_kept
         self.order_ttl_s = order_ttl_s
         self.max_batch = max_batch
-        self._encoder = BatchEncoder(registry, candles_kept)
+        self._encoder = BatchEncoder(registry, candles_kept, trades_kept, prefix)
         self._apply = redis_client.register_script(APPLY_SCRIPT)
         self._put_book = redis_client.register_script(PUT_BOOK_SCRIPT)
-        self._head = [prefix, str(candles_kept), str(trades_kept), str(order_ttl_s)]
+        self._head = [prefix.encode(), b"%d" % candles_kept, b"%d" % trades_kept,
+                      b"%d" % order_ttl_s]
         self._applied = self.last_seq()
 
     # -- keys -----------------------------------------------------------------------------
@@ -126,11 +128,18 @@ class RedisMarketData:
             for low in range(0, events.shape[0], self.max_batch):
                 batch = events[low:low + self.max_batch]
                 last = int(batch["seq"][-1])
-                ring_ids, strings = self._encoder.encode(batch)
-                connection.send_command("EVALSHA", self._apply.sha, 0, *self._head,
-                                        str(expected), str(last), *strings,
-                                        self._statuses(batch))
-                sent.append((last, ring_ids))
+                encoded = self._encoder.encode(batch)
+                head = [b"EVALSHA", self._apply.sha.encode(), b"0", *self._head,
+                        b"%d" % expected, b"%d" % last, encoded.rings.encode(),
+                        encoded.candles.encode(), self._statuses(batch).encode(),
+                        b"%d" % encoded.trade_groups, b"%d" % encoded.buckets,
+                        b"%d" % encoded.accounts]
+                packed = [b"*%d\r\n" % (len(head) + encoded.n_args)]
+                for arg in head:
+                    packed += (b"$%d\r\n" % len(arg), arg, b"\r\n")
+                # the body is the encoder's buffer: sent before the next encode reuses it
+                connection.send_packed_command([b"".join(packed), encoded.body])
+                sent.append((last, encoded.ring_ids))
                 expected = last
                 if len(sent) - done > 1:  # keep one call in flight while folding the next
                     complete &= self._receive(connection, sent[done])
