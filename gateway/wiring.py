@@ -62,6 +62,22 @@ def _api_keys(settings: Settings) -> dict[str, int]:
     return keys
 
 
+def _market_data(settings: Settings, client, registry, store_class):
+    """The store the gateway reads: ``redis.prefix`` alone, or with ``gateway.instances`` one
+    store per engine instance behind a :class:`gateway.routing.RoutedMarketData`."""
+    if not settings.gateway.instances:
+        return store_class(client, registry, prefix=settings.redis.prefix)
+    from ringex.config import parse_gateway_instances
+
+    from gateway.routing import RoutedMarketData
+
+    partitions = settings.kafka.partitions
+    instances = [(owned, store_class(client, registry, prefix=prefix), prefix)
+                 for owned, prefix in parse_gateway_instances(settings.gateway.instances,
+                                                              partitions)]
+    return RoutedMarketData(instances, registry, partitions)
+
+
 def build_worker_dependencies(settings: Settings) -> Dependencies:
     """Open the sink, the market-data store and the limiter of this worker process."""
     global _WORKER
@@ -91,8 +107,10 @@ def build_worker_dependencies(settings: Settings) -> Dependencies:
 
         client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0,
                                       socket_connect_timeout=2.0)
-        store = RedisMarketData(client, registry, prefix=settings.redis.prefix)
+        store = _market_data(settings, client, registry, RedisMarketData)
         sink = KafkaSink(settings, registry)
+        # The gateway's own state (API keys, rate-limit buckets, the per-account order index)
+        # stays under redis.prefix with one instance or several (docs/deployment.md).
         accounts = Accounts(keys, client, f"{settings.redis.prefix}api-keys")
         limiter = RedisTokenBuckets(client, gateway.rate_limit_per_s, gateway.rate_limit_burst,
                                     settings.redis.prefix)

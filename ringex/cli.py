@@ -25,6 +25,7 @@ def settings_from_args(args, environ=None):
         "runtime": {"var_dir": getattr(args, "var_dir", ""),
                     "log_level": getattr(args, "log_level", "")},
         "gateway": {"bind": getattr(args, "bind", ""),
+                    "instances": getattr(args, "instances", ""),
                     **({"enabled": False} if getattr(args, "no_gateway", False) else {})},
     }
     return load_settings(getattr(args, "config", None), environ=environ, flags=flags)
@@ -146,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--redis", default="", help="Redis URL")
     gateway.add_argument("--bind", default="", help="host:port")
     gateway.add_argument("--var-dir", default="")
+    gateway.add_argument("--instances", default="",
+                         help="engine instances whose market data to read, "
+                              "'<partitions>=<redis prefix>;...' (e.g. '0=ex:a:;1=ex:b:'); "
+                              "default: one instance at redis.prefix")
     gateway.set_defaults(func=_gateway)
 
     submit = commands.add_parser("submit", help="send JSON orders to a running embedded exchange")

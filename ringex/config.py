@@ -23,7 +23,7 @@ from ringex.pairs import PairRegistry, default_pairs
 from ringex.ring.wait import NAMES as WAIT_STRATEGIES
 
 __all__ = ["Settings", "EngineSettings", "KafkaSettings", "RedisSettings", "RuntimeSettings",
-           "GatewaySettings", "load_settings"]
+           "GatewaySettings", "load_settings", "parse_gateway_instances"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,10 @@ class GatewaySettings:
     max_body_bytes: int = 1 << 20
     max_batch_orders: int = 100
     sequencer_timeout_ms: int = 5000  # a write not durable by then answers 503
+    # scale-out (docs/deployment.md): the engine instances whose market data this gateway
+    # reads, "<owned orders partitions>=<redis prefix>;..." (e.g. "0,2=ex:a:;1=ex:b:"), over
+    # kafka.partitions partitions; empty: one instance, whose prefix is redis.prefix
+    instances: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,62 @@ class Settings:
         if self.kafka.events_compression not in EVENTS_COMPRESSIONS:
             raise ConfigError(f"kafka.events_compression must be one of "
                               f"{EVENTS_COMPRESSIONS}, got {self.kafka.events_compression!r}")
+        if self.gateway.instances:
+            if self.embedded:
+                raise ConfigError("gateway.instances needs the distributed mode "
+                                  "(kafka.bootstrap and redis.url)")
+            parse_gateway_instances(self.gateway.instances, self.kafka.partitions)
         self.registry()  # raises ConfigError for bad pairs
         return self
+
+
+def parse_gateway_instances(text: str, partitions: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """``"0,2=ex:a:;1=ex:b:"`` -> ``(((0, 2), "ex:a:"), ((1,), "ex:b:"))``, in the text's order.
+
+    Invariants checked (``ConfigError`` naming ``gateway.instances`` otherwise): every entry is
+    ``<partitions>=<prefix>``; each prefix is non-empty and appears once (an instance's
+    ``last_seq`` is its own seq space, docs/deployment.md); the partition sets are disjoint and
+    together cover exactly ``0 .. partitions - 1``, so every pair (``crc32(name) % partitions``)
+    has exactly one instance. A prefix is everything after the first ``=`` up to the ``;``,
+    without surrounding spaces.
+    """
+    where = "gateway.instances"
+    if partitions < 1:
+        raise ConfigError(f"{where} needs kafka.partitions >= 1, got {partitions}")
+    instances: list[tuple[tuple[int, ...], str]] = []
+    owner: dict[int, str] = {}
+    for entry in (part.strip() for part in text.split(";")):
+        if not entry:
+            continue
+        numbers, sep, prefix = entry.partition("=")
+        prefix = prefix.strip()
+        if not sep or not prefix:
+            raise ConfigError(f"{where}: {entry!r} is not '<partitions>=<redis prefix>' with a "
+                              "non-empty prefix (e.g. '0,2=ex:a:;1=ex:b:')")
+        if any(prefix == seen for _, seen in instances):
+            raise ConfigError(f"{where}: prefix {prefix!r} appears twice; each instance "
+                              "writes its own prefix")
+        owned = []
+        for item in (n.strip() for n in numbers.split(",")):
+            if not (item.isascii() and item.isdigit()):
+                raise ConfigError(f"{where}: {entry!r}: {item!r} is not a partition number")
+            partition = int(item)
+            if partition >= partitions:
+                raise ConfigError(f"{where}: partition {partition} of {prefix!r} is not below "
+                                  f"kafka.partitions ({partitions})")
+            if partition in owner:
+                raise ConfigError(f"{where}: partition {partition} is owned by both "
+                                  f"{owner[partition]!r} and {prefix!r}")
+            owner[partition] = prefix
+            owned.append(partition)
+        instances.append((tuple(sorted(owned)), prefix))
+    if not instances:
+        raise ConfigError(f"{where}: {text!r} names no instance")
+    missing = [p for p in range(partitions) if p not in owner]
+    if missing:
+        raise ConfigError(f"{where}: no instance owns partition(s) {missing} of "
+                          f"kafka.partitions ({partitions})")
+    return tuple(instances)
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name != "pairs"}

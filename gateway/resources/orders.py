@@ -81,13 +81,29 @@ class OrderDesk:
             raise Problem(503, "market data unavailable", "cannot read orders now",
                           field="market_data", headers={"Retry-After": "1"}) from None
 
+    def read_owned(self, account: int, order_id: int):
+        """``(the account's order state or None, whether the store holds an order with this
+        id at all)``. A store over several instances (``gateway.routing``) may hold one id
+        more than once (ids that frame producers choose), so it is asked for the account's
+        own; any other store holds at most one."""
+        owned_order = getattr(self.market_data, "owned_order", None)
+        if owned_order is None:
+            state = self.read_order(order_id)
+            return (state if state is not None and state.account == account else None,
+                    state is not None)
+        try:
+            return owned_order(order_id, account)
+        except Exception:  # noqa: BLE001 - the store is down: say so, never 500
+            raise Problem(503, "market data unavailable", "cannot read orders now",
+                          field="market_data", headers={"Retry-After": "1"}) from None
+
     def owned(self, account: int, order_id: int):
         """``(pair_id, state or None)`` of the account's order; 404 for anyone else's."""
-        state = self.read_order(order_id)
+        state, exists = self.read_owned(account, order_id)
         if state is not None:
-            if state.account != account:
-                raise _no_such_order(order_id)
             return state.pair_id, state
+        if exists:
+            raise _no_such_order(order_id)
         recent = self.recent.get(order_id)
         if recent is None or recent[0] != account:
             raise _no_such_order(order_id)
@@ -154,8 +170,8 @@ class OrdersResource:
         orders = []
         if desk.account_orders is not None:
             for order_id in desk.account_orders.recent(account, min(10 * limit, 10_000)):
-                state = desk.read_order(order_id)
-                if state is None or state.account != account:
+                state, _ = desk.read_owned(account, order_id)
+                if state is None:
                     continue
                 if pair_id is not None and state.pair_id != pair_id:
                     continue

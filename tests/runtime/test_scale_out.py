@@ -549,3 +549,141 @@ def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
     _check_newest_snapshot(snapshots, 0, per_partition, settings, registry)
     print(json.dumps({"orders": n_messages, "events": len(want),
                       "zombie_stopped_after_wake_s": round(stopped_in, 2)}))
+
+
+@pytest.mark.timeout(180)
+def test_one_gateway_reads_the_market_data_of_both_instances(
+        tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
+    """Instances A (partition 0: DOGE-USDT, BNB-USDT, prefix ``...a:``) and B (partition 1:
+    BTC-USDT, ETH-USDT, prefix ``...b:``), and one ``ringex gateway --instances`` with two
+    gunicorn workers in front of both (its own state under ``...gw:``). Orders for pairs of
+    both instances go in through the gateway; every read answers from the owner's prefix,
+    owner checks hold, and nothing of either instance's market data is under the other's
+    prefix."""
+    from services import delete_topics
+    from tests.gateway.exchange import free_port
+    from tests.runtime.test_gateway_distributed import _request, _until
+
+    topics = _topics(kafka_topics)
+    config = tmp_path / "pairs.toml"
+    config.write_text(PAIRS_TOML)
+    tag = f"rgxgwso{os.getpid()}"
+    prefixes = {letter: f"{redis_prefix}{letter}:" for letter in "ab"}
+    envs = {letter: _instance_env(tmp_path / letter, f"{tag}{letter}", topics,
+                                  f"{tag}-{time.time_ns()}-{letter}", partition,
+                                  tmp_path / letter / "snapshots", kafka_bootstrap, redis_url,
+                                  prefixes[letter])
+            for letter, partition in (("a", 0), ("b", 1))}
+    instances = {letter: Instance(env, tmp_path / letter, config, tmp_path / f"{letter}.log")
+                 for letter, env in envs.items()}
+    alice_key, bob_key, alice, bob = "alice-so-key", "bob-so-key", 301, 302
+    port = free_port()
+    gateway_env = {k: v for k, v in os.environ.items() if not k.startswith("RINGEX_")}
+    gateway_env.update(RINGEX_KAFKA_ORDERS_TOPIC=topics["orders"],
+                       RINGEX_KAFKA_PARTITIONS=str(PARTITIONS),
+                       RINGEX_REDIS_PREFIX=f"{redis_prefix}gw:",
+                       RINGEX_RUNTIME_VAR_DIR=str(tmp_path / "gw"),
+                       RINGEX_GATEWAY_WORKERS="2",
+                       RINGEX_GATEWAY_API_KEYS=f"{alice_key}:{alice},{bob_key}:{bob}")
+    gateway_log = tmp_path / "gateway.log"
+    gateway = None
+    deadline = time.monotonic() + 150
+    try:
+        for instance in instances.values():
+            instance.start()
+        with open(gateway_log, "wb") as log:
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "ringex.cli", "gateway", "--config", str(config),
+                 "--kafka", kafka_bootstrap, "--redis", redis_url,
+                 "--bind", f"127.0.0.1:{port}",
+                 "--instances", f"0={prefixes['a']};1={prefixes['b']}"],
+                env=gateway_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def healthy():
+            assert gateway.poll() is None, gateway_log.read_text()[-4000:]
+            try:
+                status, health = _request(port, "GET", "/health")
+            except OSError:
+                return None
+            return health if status == 200 else None
+
+        health = _until(healthy, deadline, "a healthy gateway")
+        assert [(i["partitions"], i["prefix"]) for i in health["market_data"]["instances"]] == \
+            [([0], prefixes["a"]), ([1], prefixes["b"])]
+
+        # a DOGE trade on A, a BTC trade on B, each with a rest left on the book
+        placed = {}
+        for pair, price, sell_qty, buy_qty in (("DOGE-USDT", "0.12345", "500", "200"),
+                                               ("BTC-USDT", "65000.00", "0.50000", "0.20000")):
+            for key, side, quantity in ((alice_key, "SELL", sell_qty), (bob_key, "BUY", buy_qty)):
+                status, answer = _request(port, "POST", "/orders", {
+                    "pair": pair, "side": side, "order_type": "LIMIT", "price": price,
+                    "quantity": quantity}, key)
+                assert status == 202, answer
+                placed[pair, side] = answer["order_id"]
+        assert {k: v >> 40 for k, v in placed.items()} == {
+            ("DOGE-USDT", "SELL"): 0, ("DOGE-USDT", "BUY"): 0,
+            ("BTC-USDT", "SELL"): 1, ("BTC-USDT", "BUY"): 1}
+
+        def order_of(key, order_id, status_name):
+            code, order = _request(port, "GET", f"/orders/{order_id}", key=key)
+            return order if code == 200 and order.get("status") == status_name else None
+
+        for pair, rest in (("DOGE-USDT", "300"), ("BTC-USDT", "0.30000")):
+            sell, buy = placed[pair, "SELL"], placed[pair, "BUY"]
+            _until(lambda: order_of(bob_key, buy, "FILLED"), deadline, f"{pair} fill")
+            maker = _until(lambda: order_of(alice_key, sell, "PARTIALLY_FILLED"), deadline,
+                           f"{pair} maker")
+            assert maker["leaves_quantity"] == rest and maker["pair"] == pair
+            for key, order_id in ((bob_key, sell), (alice_key, buy)):  # not their orders
+                assert _request(port, "GET", f"/orders/{order_id}", key=key)[0] == 404
+
+            def book_shows_rest(pair=pair, rest=rest):
+                code, book = _request(port, "GET", f"/book/{pair}")
+                return code == 200 and [level[1] for level in book["asks"]] == [rest]
+
+            # the L2 snapshot follows the events by up to engine.book_interval_ms
+            _until(book_shows_rest, deadline, f"{pair} book")
+            # several reads, so that both gunicorn workers answer some of them
+            for _ in range(4):
+                code, book = _request(port, "GET", f"/book/{pair}")
+                assert code == 200 and book["bids"] == [] and \
+                    [level[1] for level in book["asks"]] == [rest], book
+                code, trades = _request(port, "GET", f"/trades/{pair}")
+                assert code == 200 and [(t["taker_order_id"], t["maker_order_id"])
+                                        for t in trades["trades"]] == [(buy, sell)]
+                code, candles = _request(port, "GET", f"/candles/{pair}?interval=1m")
+                assert code == 200 and [c["trades"] for c in candles["candles"]] == [1]
+        for pair in ("BNB-USDT", "ETH-USDT"):  # quiet pairs of each instance
+            assert _request(port, "GET", f"/book/{pair}")[1]["asks"] == []
+        code, listing = _request(port, "GET", "/orders", key=alice_key)
+        assert code == 200 and [o["order_id"] for o in listing["orders"]] == \
+            [placed["BTC-USDT", "SELL"], placed["DOGE-USDT", "SELL"]]
+        code, pairs = _request(port, "GET", "/pairs")
+        assert {p["status"] for p in pairs["pairs"]} == {"TRADING"}
+
+        # each instance wrote only its own pairs, under its own prefix
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for letter, own, other in (("a", "DOGE-USDT", "BTC-USDT"),
+                                       ("b", "BTC-USDT", "DOGE-USDT")):
+                assert client.exists(f"{prefixes[letter]}book:{own}")
+                assert not client.exists(f"{prefixes[letter]}book:{other}")
+            assert client.exists(f"{redis_prefix}gw:gateway:account-orders:{alice}")
+        finally:
+            client.close()
+    finally:
+        if gateway is not None and gateway.poll() is None:
+            gateway.send_signal(signal.SIGTERM)
+            try:
+                gateway.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(gateway.pid, signal.SIGKILL)
+                gateway.wait(10)
+        codes = {letter: instance.stop() for letter, instance in instances.items()}
+        delete_topics(kafka_bootstrap, [f"{topics['orders']}.lease"])
+    assert codes == {"a": 0, "b": 0}, {k: v.tail() for k, v in instances.items()}
+    for letter in "ab":
+        assert not list_segments(f"{tag}{letter}"), letter
