@@ -76,6 +76,10 @@ class KafkaSettings:
 class RedisSettings:
     url: str = ""
     prefix: str = "ringex:"
+    # the market-data publisher reads the outbound ring without holding the engine back; when
+    # the engine has run a whole ring ahead, it reads the missing events from order-events
+    # (docs/marketdata.md). false: it gates the ring like the Kafka publisher.
+    catch_up_from_kafka: bool = True
 
 
 #: the publisher's output formats (``kafka.events_format``).

@@ -215,16 +215,21 @@ class _Output:
 
     def _partition_table(self) -> np.ndarray:
         """Row ``pair_id``: (events partition, trades partition); the last row is for events
-        of no known pair."""
+        of no known pair. -1: a pair of another scale-out instance (an error if it occurs)."""
         pair_ids = [pair.pair_id for pair in self.registry]
         table = np.zeros((max(pair_ids, default=-1) + 2, 2), dtype=np.int64)
-        table[-1] = [self._partition_of(None, topic)
-                     for topic in (self.kafka.events_topic, self.kafka.trades_topic)]
+        topics = (self.kafka.events_topic, self.kafka.trades_topic)
+        table[-1] = [self._partition_of(None, topic) for topic in topics]
         for pair_id in range(table.shape[0] - 1):
             key = self.keys.get(pair_id)
-            table[pair_id] = table[-1] if key is None else [
-                self._partition_of(key, topic)
-                for topic in (self.kafka.events_topic, self.kafka.trades_topic)]
+            if key is None:
+                table[pair_id] = table[-1]
+                continue
+            for column, topic in enumerate(topics):
+                try:
+                    table[pair_id, column] = self._partition_of(key, topic)
+                except RingexError:
+                    table[pair_id, column] = -1
         return table
 
     def _partition_of(self, key: bytes | None, topic: str) -> int:
@@ -396,7 +401,12 @@ class _Output:
         table = self.partition_table
         known = (pair_ids >= 0) & (pair_ids < table.shape[0])
         rows = np.where(known, pair_ids, table.shape[0] - 1)  # the last row: no known pair
-        return table[rows, 0], table[rows, 1]
+        events, trades = table[rows, 0], table[rows, 1]
+        if (events < 0).any() or (trades < 0).any():  # raises, naming the pair and partition
+            pair_id = int(pair_ids[np.flatnonzero((events < 0) | (trades < 0))[0]])
+            for topic in (self.kafka.events_topic, self.kafka.trades_topic):
+                self._partition_of(self.keys[pair_id], topic)
+        return events, trades
 
     def _produce_json(self, topic: str, events: np.ndarray, partitions: np.ndarray,
                       encode) -> int:

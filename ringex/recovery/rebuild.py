@@ -40,34 +40,70 @@ _INTEGERS = ("seq", "command_index", "timestamp_ns", "pair_id", "order_id", "cli
 
 
 def events_from_json(payloads, registry) -> np.ndarray:
-    """``order-events`` messages -> ``EVENT_DTYPE`` records (the inverse of events_to_json)."""
-    events = np.zeros(len(payloads), dtype=EVENT_DTYPE)
+    """``order-events`` messages -> ``EVENT_DTYPE`` records (the inverse of events_to_json).
+
+    Column by column (a structured row written field by field cost ~45 us per event), and
+    decimals through each pair's integer scale: the encoder writes exactly the step's
+    fractional digits, so ``int(digits) / multiplier`` is exact; anything else takes the
+    ``Decimal`` path, which raises on a value that is not a whole number of steps.
+    """
+    import msgspec
+
+    from ringex.wire.units import registry_units
+
+    decode = msgspec.json.decode
+    units = registry_units(registry).by_id
+    n = len(payloads)
+    columns = {name: [0] * n for name in (*_INTEGERS, *_ENUMS, *_PRICES, *_QUANTITIES,
+                                          "flags")}
+    enum_values = {name: {member.name: int(member) for member in enum_type}
+                   for name, enum_type in _ENUMS.items()}
     for index, payload in enumerate(payloads):
-        message = json.loads(payload)
-        row = events[index]
+        message = decode(payload)
         for name in _INTEGERS:
             value = message.get(name)
             if value is not None:
-                row[name] = int(value)
-        for name, enum_type in _ENUMS.items():
+                columns[name][index] = int(value)
+        for name, values in enum_values.items():
             value = message.get(name)
             if value is not None:
-                row[name] = int(enum_type[value])
+                columns[name][index] = values[value]
         if message.get("post_only"):
-            row["flags"] = int(OrderFlag.POST_ONLY)
-        if row["kind"] == EventKind.MASS_CANCELED:
-            row["trade_qty"] = int(message.get("canceled_count", 0))
-        pair = registry.get(int(row["pair_id"])) if 0 <= row["pair_id"] < len(registry) \
-            else None
-        if pair is None:
+            columns["flags"][index] = int(OrderFlag.POST_ONLY)
+        if columns["kind"][index] == EventKind.MASS_CANCELED:
+            columns["trade_qty"][index] = int(message.get("canceled_count", 0))
+        pair_id = columns["pair_id"][index]
+        pair_units = units[pair_id] if 0 <= pair_id < len(units) else None
+        if pair_units is None:
             continue
         for name in _PRICES:
-            if message.get(name) is not None:
-                row[name] = _steps(message[name], pair.tick_size, name)
+            text = message.get(name)
+            if text is not None:
+                columns[name][index] = _units(text, pair_units.price, pair_units.pair.tick_size,
+                                              name)
         for name in _QUANTITIES:
-            if message.get(name) is not None:
-                row[name] = _steps(message[name], pair.lot_size, name)
+            text = message.get(name)
+            if text is not None:
+                columns[name][index] = _units(text, pair_units.quantity,
+                                              pair_units.pair.lot_size, name)
+    events = np.zeros(n, dtype=EVENT_DTYPE)
+    for name, values in columns.items():
+        events[name] = values
     return events
+
+
+def _units(text: str, scale, step, name: str) -> int:
+    """``text`` as a whole number of steps: the fast exact path, else :func:`_steps`."""
+    whole, dot, fraction = text.partition(".")
+    if (dot and len(fraction) == scale.places and fraction.isdigit()) or \
+            (not dot and scale.places == 0):
+        try:
+            units, remainder = divmod(int(whole + fraction), scale.multiplier)
+        except ValueError:
+            return _steps(text, step, name)
+        if not remainder:
+            return units
+    return _steps(text, step, name)
 
 
 def events_from_payloads(payloads, registry) -> np.ndarray:

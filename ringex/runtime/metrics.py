@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from ringex.ring.gating import RETIRED
 from ringex.runtime.engine_loop import COUNTER_NAMES
 from ringex.runtime.stats import ROLES
 
@@ -39,7 +40,7 @@ def prepare_multiprocess_dir(var_dir: str) -> Path:
 _ROLE_COUNTERS = {
     "engine": COUNTER_NAMES,
     "journal": ("commands", "batches"),
-    "marketdata": ("events", "book_snapshots"),
+    "marketdata": ("events", "book_snapshots", "catch_ups", "applied_seq"),
 }
 
 
@@ -56,7 +57,10 @@ class ExchangeCollector:
             head = ring.cursor
             cursor.add_metric([name], head)
             for slot in range(ring.layout.consumers):
-                lag.add_metric([name, str(slot)], max(0, head - ring.consumer_sequence(slot)))
+                sequence = ring.consumer_sequence(slot)
+                if sequence >= RETIRED:  # a non-gating reader: its lag is its own metric
+                    continue
+                lag.add_metric([name, str(slot)], max(0, head - sequence))
         yield cursor
         yield lag
         stats = self.supervisor.stats
@@ -65,6 +69,12 @@ class ExchangeCollector:
         for role, names in _ROLE_COUNTERS.items():
             row = stats.values[ROLES.index(role)]
             for index, counter in enumerate(names):
+                if counter == "applied_seq":
+                    gauge = GaugeMetricFamily("ringex_marketdata_applied_seq",
+                                              "Last event sequence in the market-data store")
+                    gauge.add_metric([], int(row[index]))
+                    yield gauge
+                    continue
                 if counter == "last_seq":
                     gauge = GaugeMetricFamily("ringex_engine_last_seq", "Last event sequence")
                     gauge.add_metric([], int(row[index]))
