@@ -247,6 +247,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
     if received is None:
         raise RuntimeError("the receiver did not finish")
 
+    market_data = _market_data_lag(exchange, completed_ns)
     attribution = attribute(flow, received)
     start_ns = int(sending["start_ns"])
     has_outcome = attribution.outcome_count > 0
@@ -282,6 +283,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
             "completed": _throughput(outcome_times, start_ns, bin_s),
             "trades": _throughput(received["trade_arrival_ns"], start_ns, bin_s)},
         "cpu": cpu_share,
+        "market_data": market_data,
         "flow": flow.info,
     }
     if config.mode == "open":
@@ -319,3 +321,34 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
                               and verification.get("trades", {"ok": True})["ok"])
     results["verification"] = verification
     return results
+
+
+def _market_data_lag(exchange, completed_ns: int, timeout: float = 600.0) -> dict:
+    """How far Redis market data trailed `order-events` when the run completed, and when it
+    caught up: the market-data publisher does not hold the engine back (docs/marketdata.md),
+    so a run faster than Redis leaves it behind; this says by how much."""
+    prefix = getattr(exchange, "redis_prefix", "")
+    if not prefix:
+        return {"measured": False, "why": "not our exchange: its Redis prefix is unknown"}
+    import redis
+
+    from ringex.kafka.resume import read_resume_seqs
+
+    client = redis.Redis.from_url(exchange.redis_url, socket_timeout=10)
+    try:
+        last = max(read_resume_seqs(exchange.bootstrap, exchange.topics["events"]).values(),
+                   default=0)
+        at_completion = int(client.get(prefix + "last_seq") or 0)
+        deadline = time.monotonic() + timeout
+        applied = at_completion
+        while applied < last and time.monotonic() < deadline:
+            time.sleep(0.05)
+            applied = int(client.get(prefix + "last_seq") or 0)
+        caught_up_ns = time.monotonic_ns()
+    finally:
+        client.close()
+    return {"measured": True, "order_events_last_seq": last,
+            "redis_last_seq_at_completion": at_completion,
+            "caught_up": applied >= last,
+            "caught_up_s_after_completion": round(max(0, caught_up_ns - completed_ns) / 1e9, 3)
+            if applied >= last else None}

@@ -71,6 +71,8 @@ def test_json_route_max_throughput_every_order_has_one_outcome_and_trades_equal_
     assert latency["order_to_outcome"]["count"] == 2000
     assert latency["order_to_trade"]["count"] == result["orders_that_took"] > 50
     assert 0 < latency["order_to_trade"]["p50"] <= latency["order_to_trade"]["max"]
+    market_data = result["market_data"]
+    assert market_data["caught_up"] and market_data["order_events_last_seq"] > 2000
 
 
 @pytest.mark.timeout(240)
