@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="kafka.events_format of a started exchange: one JSON message per "
                              "event (the seed's payloads) or event frames (the receiver reads "
                              "either)")
+    target.add_argument("--transaction-linger-ms", type=int, default=5,
+                        help="kafka.transaction_linger_ms of a started exchange")
     target.add_argument("--events-compression", default="lz4",
                         choices=["none", "gzip", "snappy", "lz4", "zstd"],
                         help="kafka.events_compression of a started exchange")
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=float, default=50_000, help="open-loop commands/s")
     load.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     load.add_argument("--frame-records", type=int, default=1000)
+    load.add_argument("--producer-linger-ms", type=float, default=5.0,
+                      help="the sender's librdkafka linger.ms (json, frame routes)")
     load.add_argument("--tick-ms", type=float, default=0.5,
                       help="open-loop send interval (frames: one per pair per tick)")
     load.add_argument("--rest-batch", type=int, default=1,
@@ -110,7 +114,8 @@ def _config(args) -> RunConfig:
                      accounts=args.accounts, frame_records=args.frame_records, tick_ms=args.tick_ms,
                      run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress,
                      rest_batch=args.rest_batch, rest_senders=args.rest_senders,
-                     rest_connections=args.rest_connections)
+                     rest_connections=args.rest_connections,
+                     producer_linger_ms=args.producer_linger_ms)
 
 
 def main(argv=None) -> int:
@@ -135,6 +140,7 @@ def main(argv=None) -> int:
     config = _config(args)
     if args.start_exchange:
         extra_env = {"RINGEX_KAFKA_EVENTS_FORMAT": args.events_format,
+                     "RINGEX_KAFKA_TRANSACTION_LINGER_MS": str(args.transaction_linger_ms),
                      "RINGEX_KAFKA_EVENTS_COMPRESSION": args.events_compression}
         if rest:
             extra_env["RINGEX_GATEWAY_WORKERS"] = str(args.gateway_workers)
