@@ -160,13 +160,13 @@ class RedisMarketData:
         try:
             reply = connection.read_response()
         except NoScriptError:
-            self._apply.sha = self.redis.script_load(APPLY_SCRIPT)
+            self._apply.sha = self.redis.script_load(self._apply.script)  # the script it registered
             self._applied = self.last_seq()
             return False
         except ResponseError as error:
             if "NOSCRIPT" not in str(error):
                 raise
-            self._apply.sha = self.redis.script_load(APPLY_SCRIPT)
+            self._apply.sha = self.redis.script_load(self._apply.script)  # the script it registered
             self._applied = self.last_seq()
             return False
         if isinstance(reply, list):  # stale: nothing of this batch (or after it) was written

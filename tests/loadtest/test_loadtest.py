@@ -95,13 +95,18 @@ def frame_output_exchange(kafka_bootstrap, redis_url):
     assert code == 0, started.log_tail()
 
 
-@pytest.mark.timeout(240)
-def test_event_frame_output_is_attributed_and_verified_like_json(exchange,
+@pytest.mark.timeout(300)
+def test_event_frame_output_is_attributed_and_verified_like_json(kafka_bootstrap, redis_url,
                                                                    frame_output_exchange):
-    """The same seeded flow against a JSON-output and a frame-output exchange: the receiver
-    reads the same outcomes and trades from either, and a damaged expectation still fails."""
-    results = [_run(target, route="json", mode="max", orders=2000, seed=15)
-               for target in (exchange, frame_output_exchange)]
+    """The same seeded flow against a fresh JSON-output and a fresh frame-output exchange
+    (empty books: the shared ``exchange`` holds earlier tests' orders): the receiver reads the
+    same outcomes and trades from either, and a damaged expectation still fails."""
+    json_exchange = start_exchange(kafka_bootstrap, redis_url, partitions=1, bridges=1)
+    try:
+        results = [_run(target, route="json", mode="max", orders=2000, seed=15)
+                   for target in (json_exchange, frame_output_exchange)]
+    finally:
+        assert json_exchange.stop() == 0, json_exchange.log_tail()
     for result in results:
         verification = result["verification"]
         assert verification["ok"], json.dumps(verification, default=str)[:3000]
