@@ -80,7 +80,10 @@ def wait_for(ring, deps, seq, timeout_ns):
             fence()
             word = load_acquire(header, FUTEX_WORD)
             if available_sequence(ring, deps, seq) < seq and load_acquire(header, ALERT) == RUN:
-                futex_wait(header, FUTEX_WORD, word, BLOCK_SLICE_NS)
+                nap = BLOCK_SLICE_NS
+                if deadline >= 0:  # a caller's short timeout must not become a whole slice
+                    nap = max(1, min(nap, deadline - monotonic_ns()))
+                futex_wait(header, FUTEX_WORD, word, nap)
             fetch_add(header, WAITERS, -1)
         else:
             backoff(strategy, attempt)
