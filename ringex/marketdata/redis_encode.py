@@ -30,6 +30,7 @@ from ringex.marketdata import redis_kernel as K
 from ringex.marketdata.interface import CLOSED_STATUSES, INTERVALS
 from ringex.pairs import Pair, PairRegistry
 from ringex.records import OrderStatus, OrderType, Reason, Side, TimeInForce
+from ringex.wire.json_events import pack_pieces, scale_columns
 from ringex.wire.units import registry_units
 
 __all__ = ["BatchEncoder", "Encoded", "PairText", "ORDER_JSON_FIELDS", "ORDER_BUCKET"]
@@ -46,7 +47,6 @@ ORDER_JSON_FIELDS = (
 )
 _SLACK = 16  # the kernels copy 16 bytes at a time
 _INT64_DIGITS = 20  # "-9223372036854775808"
-_LIMB = 10**9
 
 
 class PairText:
@@ -133,15 +133,6 @@ class _Tables(NamedTuple):
     group_bound: int  #: bytes of a trade group's or bucket's two head arguments, at most
 
 
-def _scale_columns(scales):
-    places = np.array([scale.places for scale in scales], dtype=np.int64)
-    small = np.array([scale.multiplier if scale.multiplier < 2**63 else 0 for scale in scales],
-                     dtype=np.int64)
-    limbs = np.array([[scale.multiplier // _LIMB**k % _LIMB for k in range(4)]
-                      for scale in scales], dtype=np.int64).reshape(len(scales), 4)
-    return places, small, limbs
-
-
 def _build_tables(registry: PairRegistry, prefix: str) -> _Tables:
     pieces = list(K.PIECES)
     literal_bytes = sum(len(piece) for piece in pieces)
@@ -162,15 +153,10 @@ def _build_tables(registry: PairRegistry, prefix: str) -> _Tables:
     names = np.array([piece(pair.pair.name) for pair in units], dtype=np.int64)
     json_names = np.array([piece(json.dumps(pair.pair.name)[1:-1]) for pair in units],
                           dtype=np.int64)
-    prices = _scale_columns([pair.price for pair in units])
-    quantities = _scale_columns([pair.quantity for pair in units])
+    prices = scale_columns([pair.price for pair in units])
+    quantities = scale_columns([pair.quantity for pair in units])
     channel = piece(prefix + "ch:orders:")
-    spans = np.zeros((len(pieces), 2), dtype=np.int64)
-    at = 0
-    for index, text in enumerate(pieces):
-        spans[index] = (at, at + len(text))
-        at += len(text)
-    text = np.frombuffer(b"".join(pieces) + bytes(_SLACK), dtype=np.uint8).copy()
+    spans, text = pack_pieces(pieces)
     scales = [pair.price for pair in units] + [pair.quantity for pair in units]
     decimal = max((len(str(2**63 * scale.multiplier)) + scale.places + 2 for scale in scales),
                   default=0)

@@ -77,13 +77,27 @@ class _Tables(NamedTuple):
     bound: int
 
 
-def _scale_columns(scales: list[StepScale]):
+def scale_columns(scales: list[StepScale]):
+    """``(places, multiplier or 0 if >= 2**63, multiplier in base-1e9 limbs)`` per scale: how
+    the compiled decimal writers (this encoder's and the Redis store's) receive a pair's steps."""
     places = np.array([scale.places for scale in scales], dtype=np.int64)
     small = np.array([scale.multiplier if scale.multiplier < 2**63 else 0 for scale in scales],
                      dtype=np.int64)
     limbs = np.array([[scale.multiplier // _LIMB**k % _LIMB for k in range(4)]
                       for scale in scales], dtype=np.int64).reshape(len(scales), 4)
     return places, small, limbs
+
+
+def pack_pieces(pieces: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The literal pieces back to back (``text``, with the kernels' 16 bytes of copy slack)
+    and each piece's ``(start, end)`` in it (``spans``)."""
+    spans = np.zeros((len(pieces), 2), dtype=np.int64)
+    at = 0
+    for index, piece in enumerate(pieces):
+        spans[index] = (at, at + len(piece))
+        at += len(piece)
+    text = np.frombuffer(b"".join(pieces) + bytes(_SLACK), dtype=np.uint8).copy()
+    return spans, text
 
 
 def _build_tables(registry: PairRegistry) -> _Tables:
@@ -102,14 +116,9 @@ def _build_tables(registry: PairRegistry) -> _Tables:
     enum_pieces[kernel.E_OTHER_SIDE, int(Side.SELL)] = piece('"BUY"')
     units = registry_units(registry).by_id
     pair_pieces = np.array([piece(f'"{pair.pair.name}"') for pair in units], dtype=np.int64)
-    prices = _scale_columns([pair.price for pair in units])
-    quantities = _scale_columns([pair.quantity for pair in units])
-    spans = np.zeros((len(pieces), 2), dtype=np.int64)
-    at = 0
-    for index, text in enumerate(pieces):
-        spans[index] = (at, at + len(text))
-        at += len(text)
-    text = np.frombuffer(b"".join(pieces) + bytes(_SLACK), dtype=np.uint8).copy()
+    prices = scale_columns([pair.price for pair in units])
+    quantities = scale_columns([pair.quantity for pair in units])
+    spans, text = pack_pieces(pieces)
     scales = [pair.price for pair in units] + [pair.quantity for pair in units]
     # quotes, sign, point and a leading zero around the widest exact product
     decimal = max((len(str(2**63 * scale.multiplier)) + scale.places + 4 for scale in scales),
