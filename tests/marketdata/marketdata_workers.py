@@ -6,6 +6,7 @@ record it copies: a torn record (fields from two different writes) cannot pass.
 
 from __future__ import annotations
 
+import time
 import traceback
 
 import numpy as np
@@ -29,7 +30,11 @@ def book_of(seq: int):
     return bids, asks
 
 
-def write(name: str, batches: int, batch: int, results) -> None:
+def write(name: str, batches: int, batch: int, results, reads=None) -> None:
+    """Apply `batches` batches of trades. With `reads` (the reader's shared count of finished
+    reads since the writer's first batch), batch i waits until the reader has finished i // 2
+    of them: the overlap then does not depend on how fast each process starts or how loaded
+    the machine is. The wait is bounded (60 s in all), so a dead reader cannot hang the writer."""
     from ringex.marketdata.shm_store import SharedMemoryMarketData
 
     try:
@@ -50,7 +55,10 @@ def write(name: str, batches: int, batch: int, results) -> None:
             events["order_id"], events["maker_order_id"] = 2 * seqs, 2 * seqs + 1
             prepared.append(events)
         seq = 1
-        for events in prepared:
+        deadline = time.monotonic() + 60
+        for index, events in enumerate(prepared):
+            while reads is not None and reads.value < index // 2 and time.monotonic() < deadline:
+                time.sleep(0.0002)
             store.apply(events)
             seq += batch
             store.put_book(0, seq - 1, *book_of(seq - 1))
@@ -60,7 +68,10 @@ def write(name: str, batches: int, batch: int, results) -> None:
         results.put(("writer-error", traceback.format_exc()))
 
 
-def read(name: str, final_seq: int, results) -> None:
+def read(name: str, final_seq: int, results, reads=None) -> None:
+    """Check every snapshot it reads until it has seen `final_seq`; counts the finished reads
+    that saw at least one write in the shared `reads` value when given (the writer paces
+    itself on it)."""
     from ringex.marketdata.shm_store import SharedMemoryMarketData
 
     try:
@@ -108,6 +119,8 @@ def read(name: str, final_seq: int, results) -> None:
                     assert candle.volume == volume_before[last_in + 1] - volume_before[first], candle
                     checks["candles"] += 1
             checks["reads"] += 1
+            if reads is not None and last:  # only reads that overlap the writer pace it
+                reads.value += 1
         store.close()
         results.put(("reader", checks))
     except BaseException:

@@ -35,8 +35,9 @@ def test_a_reader_process_never_sees_a_torn_or_older_snapshot(owned, spawn):
     store = owned(candles_kept=64, trades_kept=64)
     batches, batch = 400, 1_000
     results = spawn.Queue()
-    reader = spawn.Process(target=read, args=(store.name, batches * batch, results))
-    writer = spawn.Process(target=write, args=(store.name, batches, batch, results))
+    reads = spawn.RawValue("q", 0)  # the reader's finished reads; only the reader writes it
+    reader = spawn.Process(target=read, args=(store.name, batches * batch, results, reads))
+    writer = spawn.Process(target=write, args=(store.name, batches, batch, results, reads))
     reader.start()
     writer.start()
     outcome = dict(results.get(timeout=120) for _ in range(2))
