@@ -19,13 +19,21 @@ so an ordinary call costs ~10 ns, and the matcher makes several per command. The
 compile time (~20 s for the book, once; then the on-disk cache). Numba's cache does not
 notice edits to an inlined callee in another module: after editing ``ringex/book``, delete
 the ``__pycache__/*.nbi`` and ``*.nbc`` files (``scripts/clear-numba-cache.sh``).
+
+Importing this module installs :mod:`ringex.jit_cache`, which makes that cache safe when the
+exchange's processes compile and save the same functions at the same time.
 """
 
 from __future__ import annotations
 
 import numba
 
+from ringex import jit_cache
+
 __all__ = ["njit"]
+
+# Before the first kernel compiles or loads in this process: several processes share the cache.
+jit_cache.install()
 
 
 def njit(*args, allocates: bool = False, **kwargs):
