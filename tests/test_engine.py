@@ -243,3 +243,20 @@ def test_order_pool_rows_are_reused_without_growth():
         assert (events["kind"] == EventKind.CANCELED).sum() == 8
     assert engine.live_orders == 0
     engine.check_invariants()
+
+
+def test_prefault_maps_every_array_and_changes_nothing():
+    from ringex.book.state import prefault
+
+    commands = pack([_book_of(300), pack(new(1000 + i, 9, Side.BUY, 104, 2) for i in range(50))])
+    touched = MatchingEngine(PAIRS, order_capacity=1 << 16, client_id_window=1_000)
+    untouched = MatchingEngine(PAIRS, order_capacity=1 << 16, client_id_window=1_000)
+    first = touched.process(commands[:200])
+    assert np.array_equal(first, untouched.process(commands[:200]))
+    before = touched.canonical_words().copy()
+    mapped = prefault(touched.book_state)
+    assert mapped == sum(a.nbytes for a in touched.book_state if a.size)
+    # every byte kept, so the future is the same as without it
+    assert np.array_equal(touched.canonical_words(), before)
+    assert touched.process(commands[200:]).tobytes() == untouched.process(commands[200:]).tobytes()
+    assert touched.state_hash() == untouched.state_hash()

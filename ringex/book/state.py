@@ -47,6 +47,7 @@ from ringex.records import PairStatus
 __all__ = [
     "BookState",
     "allocate",
+    "prefault",
     "ORDER_DTYPE",
     "LEVEL_DTYPE",
     "SIDE_DTYPE",
@@ -191,3 +192,29 @@ def allocate(pairs: Sequence[Pair], order_capacity: int, client_id_window: int =
         coid_window=np.zeros((client_id_window, 2), dtype=np.int64),
         scratch=np.zeros(rows, dtype=np.int64),
     )
+
+
+_PAGE = 4096
+
+
+def prefault(arrays) -> int:
+    """Map every page of ``arrays`` (a :class:`BookState`, or any arrays) now; returns the
+    bytes they cover.
+
+    :func:`allocate` leaves the bitmap, the client-id index and window and the scratch
+    lazily mapped, which is right for tools and tests. A running engine must not pay for
+    those pages inside the matching loop: numpy asks for transparent huge pages on large
+    arrays, and on this kernel (``defrag=madvise``) the first write into each 2 MiB region
+    zeroes, and may compact, a huge page. The first real batch of a fresh engine (1M order
+    capacity) took ~230 ms instead of ~0.2 ms. Each page gets back the byte it holds, so
+    this is safe on a restored state too; the caller is the state's only user (at start).
+    """
+    total = 0
+    for array in arrays:
+        if array.size == 0 or not array.flags.c_contiguous:
+            continue
+        flat = array.reshape(-1).view(np.uint8)
+        touched = flat[::_PAGE]
+        flat[::_PAGE] = touched.copy()  # a copy: numpy skips a self-assignment
+        total += flat.shape[0]
+    return total

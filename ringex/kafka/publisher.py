@@ -197,13 +197,7 @@ class _Output:
                 log.warning("init_transactions: %s; retrying", describe_error(err))
 
     def _read_layout(self) -> None:
-        metadata = self.producer.list_topics(timeout=30)
-        self.partitions = {}
-        for topic in (self.kafka.events_topic, self.kafka.trades_topic):
-            described = metadata.topics.get(topic)
-            if described is None or described.error is not None or not described.partitions:
-                raise RingexError(f"output topic {topic!r} is missing; run ensure_topics first")
-            self.partitions[topic] = len(described.partitions)
+        self.partitions = self._output_partitions()
         self.resume = {topic: read_resume_seqs(self.kafka.bootstrap, topic,
                                                partitions=self.owned or None)
                        for topic in self.partitions}
@@ -212,6 +206,34 @@ class _Output:
                        for seqs in (self.resume[topic],)}
         self.partition_table = self._partition_table()
         log.info("publisher %s resumes after %s", self.transactional_id, self.resume)
+
+    def _output_partitions(self, timeout: float = 30.0) -> dict[str, int]:
+        """Each output topic's partition count, once every partition has a leader.
+
+        Asking for each topic by name, until the leaders are known, gives the producer its
+        topic handles with their leaders before the first transaction. Without it the first
+        message to `trades` waited for librdkafka to look the topic up (with backoff when
+        it had just been created), and held its transaction's commit 100-300 ms.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            partitions, leaderless = {}, []
+            for topic in (self.kafka.events_topic, self.kafka.trades_topic):
+                # naming the topic makes librdkafka create its handle now, with the answer
+                metadata = self.producer.list_topics(
+                    topic, timeout=max(1.0, deadline - time.monotonic()))
+                described = metadata.topics.get(topic)
+                if described is None or described.error is not None or not described.partitions:
+                    raise RingexError(f"output topic {topic!r} is missing; run ensure_topics "
+                                      f"first")
+                partitions[topic] = len(described.partitions)
+                leaderless += [f"{topic}[{p}]" for p, part in described.partitions.items()
+                               if part.leader < 0]
+            if not leaderless:
+                return partitions
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"output partitions without a leader: {leaderless}")
+            time.sleep(0.05)
 
     def _partition_table(self) -> np.ndarray:
         """Row ``pair_id``: (events partition, trades partition); the last row is for events

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ringex.book.inspect import canonical_words
+from ringex.book.state import prefault
 from ringex.config import Settings
 from ringex.engine import MatchingEngine
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
@@ -255,6 +256,10 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 time.perf_counter() - started, engine.next_seq - 1, engine.live_orders,
                 engine.state_hash(), int(control[loop.PUBLISH_FROM_SEQ]))
 
+    started = time.perf_counter()
+    mapped = prefault((*engine.book_state, scratch))
+    logger.info("engine state mapped: %.0f MiB in %.3fs", mapped / 2**20,
+                time.perf_counter() - started)
     snapshotter = _Snapshotter(settings, engine, store, logger, publish_covered)
     snapshotter.arm(control)
     outbound_words = _words(outbound.arrays.records)
@@ -289,6 +294,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 logger.info("growing the event buffer to %d events (a command may emit %d)",
                             grown, int(control[loop.NEED]))
                 scratch, scratch_words = _scratch(grown)
+                prefault((scratch,))
             elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
                 snapshotter.take(positions, control)
             elif code == loop.STOPPED:
