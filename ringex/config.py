@@ -80,6 +80,10 @@ class RedisSettings:
     # the engine has run a whole ring ahead, it reads the missing events from order-events
     # (docs/marketdata.md). false: it gates the ring like the Kafka publisher.
     catch_up_from_kafka: bool = True
+    # CPU niceness (0-19) of that non-gating market-data publisher: on a small box the
+    # matching path (bridge, engine, Kafka publisher) gets the CPU first, and market data
+    # catches up. Not applied when the publisher gates the ring.
+    catch_up_nice: int = 10
 
 
 #: the publisher's output formats (``kafka.events_format``).
@@ -172,6 +176,9 @@ class Settings:
         if self.kafka.lease_session_ms < 1000:
             raise ConfigError(f"kafka.lease_session_ms must be >= 1000, got "
                               f"{self.kafka.lease_session_ms}")
+        if not 0 <= self.redis.catch_up_nice <= 19:
+            raise ConfigError(f"redis.catch_up_nice must be 0..19, got "
+                              f"{self.redis.catch_up_nice}")
         if self.kafka.transaction_linger_ms < 0:
             raise ConfigError(f"kafka.transaction_linger_ms must be >= 0, got "
                               f"{self.kafka.transaction_linger_ms}")

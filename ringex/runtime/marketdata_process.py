@@ -17,6 +17,8 @@ mode, or the setting off: an ordinary gating consumer, as before.
 
 from __future__ import annotations
 
+import os
+
 from ringex.config import Settings
 from ringex.records import EVENT_DTYPE
 from ringex.ring.ring import Ring
@@ -52,6 +54,9 @@ def marketdata_main(settings: Settings, names: RingNames) -> None:
     outbound = Ring.attach(names.outbound, EVENT_DTYPE)
     books = Ring.attach(names.books, BOOK_DTYPE)
     lagging = not names.embedded and settings.redis.catch_up_from_kafka
+    if lagging and settings.redis.catch_up_nice:
+        # nothing waits for this process, so it yields the CPU to the matching path
+        os.nice(settings.redis.catch_up_nice)
     events = None if lagging else outbound.consumer(slots.marketdata)
     snapshots = books.consumer(0)
     stats = StatsTable.attach(names.stats)
