@@ -98,6 +98,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
         "enable.auto.commit": False, "isolation.level": "read_committed",
         "fetch.wait.max.ms": 5, "fetch.min.bytes": 1, "log_level": 3,
         "queued.max.messages.kbytes": 256 * 1024, "enable.partition.eof": True,
+        "fetch.queue.backoff.ms": 1,  # librdkafka's 1 s pause at a full queue starved it
     })
     consumer.assign([TopicPartition(topic, partition, offset)
                      for (topic, partition), offset in starts.items()])
@@ -127,7 +128,11 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                 positions[(topic, message.partition())] = message.offset() + 1
                 value = message.value()
                 if is_event_frame(value):  # kafka.events_format = "frame"
-                    counts = _take_frame(decode_event_frame(value), topic == trades_topic, now,
+                    _recs = decode_event_frame(value)
+                    _DIAG.append((time.time_ns(), message.timestamp()[1], int(_recs["timestamp_ns"].min()), int(_recs["timestamp_ns"].max()), int(_recs["seq"].min()), len(_recs), topic == trades_topic))
+                    if len(_DIAG) % 200 == 0:
+                        np.save("/tmp/recv_diag.npy", np.array(_DIAG, dtype=np.int64))
+                    counts = _take_frame(_recs, topic == trades_topic, now,
                                          events, trades, ours, assigned)
                     n_events += counts[0]
                     n_outcomes += counts[1]
@@ -199,6 +204,7 @@ def _column(values: list) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+_DIAG = []
 _STATUS_KINDS = (6, 7)  # PAIR_STATUS, MASS_CANCELED: their JSON names no order
 
 
