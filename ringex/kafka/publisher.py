@@ -145,8 +145,11 @@ class _Output:
         self.compression = getattr(kafka, "events_compression", "lz4")
         self.frame_events = frame_events
         self.linger_s = max(0, getattr(kafka, "transaction_linger_ms", 0)) / 1000
+        idle_ms = getattr(kafka, "transaction_idle_ms", 0)
+        self.idle_s = idle_ms / 1000 if idle_ms > 0 else self.linger_s
         self.max_events = max_transaction_events
         self.first_seen = 0.0  # monotonic time the open transaction's first batch was read
+        self.previous_first_seen = float("-inf")  # the same, of the previous transaction
         self.keys = {pair.pair_id: pair.name.encode() for pair in registry}
         self.stats = PublisherStats()
         self.failures: list[str] = []
@@ -330,16 +333,24 @@ class _Output:
         Why: a commit costs the broker a transaction marker per partition and a write to its
         transaction log, whatever the transaction holds. One commit per ring batch made the
         broker the busiest process of a 20K orders/s run; a bounded linger caps commits at
-        ``1000 / transaction_linger_ms`` per second and adds at most that much latency.
+        ``1000 / transaction_linger_ms`` per second and adds at most that much latency. When
+        no batch comes for ``transaction_idle_ms`` the transaction commits at once, if the
+        previous one began at least a linger earlier (so the cap still holds): sparse or
+        bursty input does not wait out a linger that nothing will share.
         """
         if self.linger_s <= 0:
             return high
         deadline = self.first_seen + self.linger_s
+        # A lull (no batch for transaction_idle_ms) ends the transaction early, but only when
+        # the previous one began a whole linger ago: the cap on commits per second holds.
+        idle_s = self.idle_s if self.first_seen - self.previous_first_seen >= self.linger_s \
+            else self.linger_s
+        self.previous_first_seen = self.first_seen
         while high - low + 1 < self.max_events:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            more = consumer.wait(timeout=left, after=high,
+            more = consumer.wait(timeout=min(left, idle_s), after=high,
                                  max_batch=min(max_batch, self.max_events - (high - low + 1)))
             if more is None:
                 break

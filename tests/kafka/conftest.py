@@ -29,6 +29,7 @@ class TopicSettings:
     group_id: str
     events_format: str = "json"
     transaction_linger_ms: int = 0
+    transaction_idle_ms: int = 0
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def registry():
 @pytest.fixture
 def kafka_settings(kafka_bootstrap, kafka_topics):
     def make(orders_partitions: int = 1, output_partitions: int = 3,
-             events_format: str = "json", transaction_linger_ms: int = 0) -> TopicSettings:
+             events_format: str = "json", transaction_linger_ms: int = 0,
+             transaction_idle_ms: int = 0) -> TopicSettings:
         return TopicSettings(
             bootstrap=kafka_bootstrap,
             orders_topic=kafka_topics(orders_partitions, prefix="orders"),
@@ -49,6 +51,7 @@ def kafka_settings(kafka_bootstrap, kafka_topics):
             group_id=f"test-{uuid.uuid4().hex[:10]}",
             events_format=events_format,
             transaction_linger_ms=transaction_linger_ms,
+            transaction_idle_ms=transaction_idle_ms,
         )
 
     return make

@@ -200,6 +200,39 @@ def test_a_transaction_takes_the_batches_arriving_within_its_linger(
     check_frame_topics(settings, registry, events)
 
 
+def test_a_lull_commits_before_the_linger_but_not_twice_within_one(
+        kafka_settings, registry, outbound_ring, run_in_thread):
+    """Linger 3 s, idle 50 ms: a lone batch is released long before the linger; a second
+    batch right after it waits out the linger, so commits stay within 1 per linger."""
+    settings = kafka_settings(output_partitions=3, events_format="frame",
+                              transaction_linger_ms=3_000, transaction_idle_ms=50)
+    events = MatchingEngine(registry.pairs).process(order_flow(1, 300, seed=6))
+    warm, first, second = np.array_split(events, 3)
+    ring = outbound_ring()
+    publisher = run_in_thread(run_kafka_publisher, settings, ring.name, 0, registry)
+    producer = ring.producer()
+    producer.write(warm)  # released once the publisher has connected and read the tails
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 60,
+               "the warm-up batch to be released")
+    time.sleep(3.2)  # a whole linger since that transaction began
+
+    started = time.monotonic()
+    producer.write(first)
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
+               "the first batch to be released")
+    lone = time.monotonic() - started
+    started = time.monotonic()
+    producer.write(second)
+    wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
+               "the second batch to be released")
+    follower = time.monotonic() - started
+    stats = publisher.stop()
+    assert lone < 1.5, lone
+    assert follower > 2.0, follower
+    assert stats.events == len(events)
+    check_frame_topics(settings, registry, events)
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("events_format", ["json", "frame"])
 def test_publisher_throughput_into_the_real_broker(kafka_settings, registry, outbound_ring,
