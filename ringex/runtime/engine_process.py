@@ -44,7 +44,7 @@ from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore
 from ringex.ring.ring import Ring
 from ringex.runtime import engine_loop as loop
 from ringex.runtime.booksnap import BOOK_DTYPE
-from ringex.runtime.process_common import child_setup
+from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
 from ringex.statehash import hash_words
@@ -280,6 +280,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     logger.info("engine up: %d pairs, order capacity %d, inbound slot %d",
                 n_pairs, capacity, slots.engine)
     clean = False
+    settle_heap()
     try:
         while True:
             code = loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps,

@@ -26,7 +26,7 @@ import time
 
 from ringex.config import Settings
 from ringex.errors import ConfigError
-from ringex.runtime.process_common import child_setup
+from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.topology import RingNames, slots_for
 
 __all__ = ["bridge_main", "kafka_publisher_main", "ensure_kafka_topics", "check_scale_out",
@@ -132,6 +132,7 @@ def bridge_main(settings: Settings, names: RingNames) -> None:
     extra = {"session.timeout.ms": 10000}
     if partitions is None:
         extra["group.instance.id"] = f"{group}-{role}"
+    settle_heap()
     stats = run_bridge(settings, names.inbound, settings.registry(), should_stop=stop.is_set,
                        metrics=KafkaMetrics.create("bridge"),
                        offsets=from_snapshot(recovered["kafka"], covered), group_id=group,
@@ -145,6 +146,7 @@ def kafka_publisher_main(settings: Settings, names: RingNames) -> None:
     logger = child_setup("kafka_publisher", settings.runtime.log_level)
     stop = _stop_on_sigterm()
     _warm(settings, logger)
+    settle_heap()
     stats = run_kafka_publisher(settings, names.outbound, slots_for(names.embedded).kafka,
                                 settings.registry(), should_stop=stop.is_set,
                                 metrics=KafkaMetrics.create("publisher"))

@@ -24,7 +24,7 @@ from ringex.records import EVENT_DTYPE
 from ringex.ring.ring import Ring
 from ringex.ring.wait import ALERTED
 from ringex.runtime.booksnap import BOOK_DTYPE
-from ringex.runtime.process_common import child_setup
+from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
 
@@ -65,6 +65,7 @@ def marketdata_main(settings: Settings, names: RingNames) -> None:
     logger.info("market data -> %s (%s)", type(store).__name__,
                 "not gating the ring; catches up from Kafka" if lagging else "gating the ring")
     follower = _Follower(settings, registry, outbound, slots, store, logger) if lagging else None
+    settle_heap()
     try:
         while True:
             if follower is not None:
