@@ -109,6 +109,9 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
     coid_lo, coid_hi, id_lo, id_hi = ours
     positions = dict(starts)
     assigned = set()  # ids the sequencer gave this run's NEW orders (JSON and REST routes)
+    from ringex.runtime.process_common import settle_heap
+
+    settle_heap()  # its arrival clock must not stop 30-90 ms for a full collection
     shared[Shared.READY] = 1
     ends = None
     deadline = None

@@ -36,6 +36,7 @@ from perf.loadtest.modes import max_throughput, open_loop
 from perf.loadtest.progress import Progress, SenderCounters
 from perf.loadtest.receiver import Shared, end_offsets, run_receiver
 from perf.loadtest.routes import ROUTES, producer_config
+from ringex.runtime.process_common import settle_heap
 
 __all__ = ["RunConfig", "run_load"]
 
@@ -194,6 +195,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         send_ns = np.zeros(n, dtype=np.int64)
         progress = Progress(n, counters, shared, enabled=config.progress).start()
         cpu.start()
+        settle_heap()  # a full collection over the imports would stall the schedule 30-90 ms
         if config.mode == "max":
             chunk = config.frame_records * max(1, len(flow.info["pairs"])) \
                 if config.route == "frame" else 1000

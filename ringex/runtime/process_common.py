@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import signal
+import sys
 
-__all__ = ["child_setup", "configure_logging", "JsonFormatter"]
+__all__ = ["child_setup", "configure_logging", "die_with_parent", "settle_heap", "JsonFormatter"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,9 +49,36 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent (the supervisor) dies.
+
+    A supervisor killed with SIGKILL cannot stop its children; they went on as orphans (one
+    ran for an hour here, waiting on rings nobody fed, its CPU taken from later runs). Dying
+    at once is the same as the whole tree being killed, which recovery already handles
+    (docs/recovery.md). Linux only; elsewhere a no-op. A parent that died before this call
+    (the child was still importing) is caught by comparing the parent pid.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import multiprocessing
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)
+
+
 def child_setup(role: str, level: str = "info") -> logging.Logger:
     """Children ignore Ctrl-C (the supervisor owns shutdown and stops them in order, by
-    draining their rings) and log JSON lines tagged with their role."""
+    draining their rings), die with the supervisor (:func:`die_with_parent`) and log JSON
+    lines tagged with their role."""
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(level)
     return logging.getLogger(f"ringex.{role}")
