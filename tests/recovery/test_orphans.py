@@ -7,6 +7,7 @@ import signal
 import time
 
 from recovery_harness import Server, base_env
+from ringex.ring.segment import list_segments, remove_segment
 
 
 def _alive(pid: int) -> bool:
@@ -18,8 +19,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_children_die_with_a_killed_supervisor(tmp_path):
-    server = Server(base_env(tmp_path, f"rgxorph{os.getpid()}"), tmp_path,
-                    tmp_path / "serve.log")
+    prefix = f"rgxorph{os.getpid()}"
+    server = Server(base_env(tmp_path, prefix), tmp_path, tmp_path / "serve.log")
     server.start()
     try:
         children = [pid for pids in server.pids().values() for pid in pids]
@@ -36,3 +37,6 @@ def test_children_die_with_a_killed_supervisor(tmp_path):
             os.killpg(server.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        # nobody was left to unlink them: what `ringex shm rm` does after a tree crash
+        for segment in list_segments(prefix):
+            remove_segment(segment.name)
