@@ -15,7 +15,7 @@ would run the wrong code.
 two guards:
 
 * **one writer per index**: ``save`` and ``load`` of a function's index and data files run
-  under an exclusive ``flock`` on ``<index>.lock`` beside the index, so the
+  under an exclusive ``flock`` on ``<name>.nbi.lock`` beside the index, so the
   read-index / pick-name / write-index / write-data sequence is atomic across processes;
 * **a loaded overload must be the one asked for**: after a load, the rebuilt result's
   argument types must equal the requested signature; otherwise the entry is treated as a
@@ -33,15 +33,10 @@ import fcntl
 import logging
 import os
 
-__all__ = ["install", "installed"]
+__all__ = ["install"]
 
 _log = logging.getLogger("ringex.jit_cache")
 _installed = False
-
-
-def installed() -> bool:
-    """Whether the guards are in place in this process."""
-    return _installed
 
 
 @contextlib.contextmanager

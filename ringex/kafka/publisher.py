@@ -214,9 +214,10 @@ class _Output:
         """Each output topic's partition count, once every partition has a leader.
 
         Asking for each topic by name, until the leaders are known, gives the producer its
-        topic handles with their leaders before the first transaction. Without it the first
-        message to `trades` waited for librdkafka to look the topic up (with backoff when
-        it had just been created), and held its transaction's commit 100-300 ms.
+        topic handles with their leaders before the first transaction. Without it, the first
+        message to `trades` waited inside that transaction for librdkafka to look the topic
+        up (its debug log: the partition got its leader only then), longer when the topic had
+        just been created.
         """
         deadline = time.monotonic() + timeout
         while True:
