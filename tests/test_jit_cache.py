@@ -78,8 +78,8 @@ def _start(workdir: Path, mode: str, dtypes, start_at: float = 0.0) -> subproces
 def _results(process: subprocess.Popen) -> dict[str, str]:
     out, err = process.communicate(timeout=240)
     assert process.returncode == 0, err
-    return dict(line.replace("!", "=", 1).split("=", 1) if "!" in line else line.split("=", 1)
-                for line in out.splitlines())
+    # "dtype=55", or "dtype!error text": either way the value after the first separator
+    return dict(line.replace("!", "=", 1).split("=", 1) for line in out.splitlines())
 
 
 def _run(workdir: Path, mode: str, dtypes) -> dict[str, str]:
@@ -106,12 +106,13 @@ def test_a_cache_entry_holding_another_signature_is_recompiled_not_run(workdir):
     assert _run(workdir, "plain", ["int64", "float64"]) == {"int64": "55", "float64": "55"}
 
 
-@pytest.mark.parametrize("mode", ["guard", pytest.param("plain", marks=pytest.mark.xfail(
-    strict=False, reason="numba alone: two processes take the same data file (a race)"))])
-def test_processes_compiling_at_the_same_moment_leave_a_consistent_cache(workdir, mode):
+def test_processes_compiling_at_the_same_moment_leave_a_consistent_cache(workdir):
+    # Without the guard this leaves a data file holding another signature's code in most
+    # runs (it is a race, so no unguarded control here: the swap test above is the
+    # deterministic proof that such a cache breaks plain numba).
     start_at = time.time() + 8  # after every process has imported numba
     rotations = [DTYPES[i:] + DTYPES[:i] for i in range(4)]
-    processes = [_start(workdir, mode, dtypes, start_at) for dtypes in rotations]
+    processes = [_start(workdir, "guard", dtypes, start_at) for dtypes in rotations]
     for process in processes:
         assert _results(process) == {name: "55" for name in DTYPES}
     assert len(_data_files(workdir)) == len(DTYPES)

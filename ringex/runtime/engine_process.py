@@ -66,7 +66,9 @@ def _words(records: np.ndarray) -> np.ndarray:
 
 
 def _scratch(events: int):
+    """The engine's event buffer, mapped now (``prefault``): the loop writes into it."""
     scratch = np.zeros(events, dtype=EVENT_DTYPE)
+    prefault((scratch,))
     return scratch, _words(scratch)
 
 
@@ -257,7 +259,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 engine.state_hash(), int(control[loop.PUBLISH_FROM_SEQ]))
 
     started = time.perf_counter()
-    mapped = prefault((*engine.book_state, scratch))
+    mapped = prefault(engine.book_state)
     logger.info("engine state mapped: %.0f MiB in %.3fs", mapped / 2**20,
                 time.perf_counter() - started)
     snapshotter = _Snapshotter(settings, engine, store, logger, publish_covered)
@@ -295,7 +297,6 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 logger.info("growing the event buffer to %d events (a command may emit %d)",
                             grown, int(control[loop.NEED]))
                 scratch, scratch_words = _scratch(grown)
-                prefault((scratch,))
             elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
                 snapshotter.take(positions, control)
             elif code == loop.STOPPED:
