@@ -15,6 +15,13 @@ that moment (bounded by ``drain_s``; the topics are written in transactions, so 
 is read to its end when the broker signals end-of-partition past the last commit marker, not
 when the last data message is in), writes its columns to ``out_path`` (``.npz``) and sets
 ``DONE``.
+
+Hops (event frames only): each event of an `order-events` frame also yields two durations
+from the Kafka timestamps (``CreateTime``, wall clock, whole milliseconds), kept as
+:data:`HOP_COLUMNS`: ``hop_in_ms``, from its order's message in `orders` (the event's
+``timestamp_ns``) to the publisher's produce of the frame, i.e. bridge, engine and publisher;
+and ``hop_out_ms``, from that produce to this process reading it, i.e. the rest of the
+transaction (linger, commit, markers) and the fetch. Both are exact to about a millisecond.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from ringex.kafka.bridge import take_available
 from ringex.records import Reason
 from ringex.wire.frames import decode_event_frame, is_event_frame
 
-__all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "end_offsets"]
+__all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "HOP_COLUMNS",
+           "end_offsets"]
 
 EVENT_COLUMNS = ("arrival_ns", "kind", "flags", "order_id", "client_order_id",
                  "maker_order_id")
 TRADE_COLUMNS = ("arrival_ns", "taker_order_id", "maker_order_id")
+HOP_COLUMNS = ("hop_in_ms", "hop_out_ms")
 
 # event flags
 SIDE_NULL, PRICE_ZERO, LEAVES_ZERO, MAKER_LEAVES_ZERO, USER_CANCELED = 1, 2, 4, 8, 16
@@ -104,6 +113,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                      for (topic, partition), offset in starts.items()])
     events = {name: [] for name in EVENT_COLUMNS}
     trades = {name: [] for name in TRADE_COLUMNS}
+    hops = {name: [] for name in HOP_COLUMNS}
     decode_event = msgspec.json.Decoder(_Event).decode
     decode_trade = msgspec.json.Decoder(_Trade).decode
     coid_lo, coid_hi, id_lo, id_hi = ours
@@ -119,6 +129,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
         while True:
             messages = take_available(consumer, 10_000, 0.05)
             now = time.monotonic_ns()
+            now_ms = time.time_ns() // 1_000_000  # the clock of Kafka's CreateTime stamps
             n_events = n_outcomes = n_trades = n_foreign = 0
             for message in messages:
                 error = message.error()
@@ -131,11 +142,10 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                 positions[(topic, message.partition())] = message.offset() + 1
                 value = message.value()
                 if is_event_frame(value):  # kafka.events_format = "frame"
-                    _recs = decode_event_frame(value)
-                    _DIAG.append((time.time_ns(), message.timestamp()[1], int(_recs["timestamp_ns"].min()), int(_recs["timestamp_ns"].max()), int(_recs["seq"].min()), len(_recs), topic == trades_topic))
-                    if len(_DIAG) % 200 == 0:
-                        np.save("/tmp/recv_diag.npy", np.array(_DIAG, dtype=np.int64))
-                    counts = _take_frame(_recs, topic == trades_topic, now,
+                    records = decode_event_frame(value)
+                    if topic != trades_topic:
+                        _take_hops(records, message.timestamp()[1], now_ms, hops)
+                    counts = _take_frame(records, topic == trades_topic, now,
                                          events, trades, ours, assigned)
                     n_events += counts[0]
                     n_outcomes += counts[1]
@@ -187,7 +197,8 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
         consumer.close()
         np.savez(out_path,
                  **{f"event_{k}": _column(v) for k, v in events.items()},
-                 **{f"trade_{k}": _column(v) for k, v in trades.items()})
+                 **{f"trade_{k}": _column(v) for k, v in trades.items()},
+                 **{k: _column(v) for k, v in hops.items()})
         shared[Shared.DONE] = 1
 
 
@@ -207,8 +218,15 @@ def _column(values: list) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-_DIAG = []
 _STATUS_KINDS = (6, 7)  # PAIR_STATUS, MASS_CANCELED: their JSON names no order
+
+
+def _take_hops(records: np.ndarray, produced_ms: int, read_ms: int, hops: dict) -> None:
+    """The frame's events' two hops (module docstring); none if the frame has no timestamp."""
+    if produced_ms <= 0:
+        return
+    hops["hop_in_ms"].append(produced_ms - records["timestamp_ns"] // 1_000_000)
+    hops["hop_out_ms"].append(np.full(records.shape[0], read_ms - produced_ms, dtype=np.int64))
 
 
 def _take_frame(records: np.ndarray, is_trades: bool, now: int, events: dict, trades: dict,

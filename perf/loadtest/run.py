@@ -281,6 +281,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         "orders_that_took": int(took.sum()),
         "latency_ms": {"order_to_outcome": percentiles(outcome_latency),
                        "order_to_trade": percentiles(trade_latency)},
+        "hops_ms": _hops(received),
         "throughput_over_time": {
             "bin_s": bin_s,
             "sent": _throughput(send_ns[:sent], start_ns, bin_s),
@@ -356,3 +357,13 @@ def _market_data_lag(exchange, completed_ns: int, timeout: float = 600.0) -> dic
             "caught_up": applied >= last,
             "caught_up_s_after_completion": round(max(0, caught_up_ns - completed_ns) / 1e9, 3)
             if applied >= last else None}
+
+
+def _hops(received: dict) -> dict | None:
+    """Percentiles of the receiver's per-event hops (event frames only; None otherwise):
+    ``order_to_publish`` and ``publish_to_read``, from whole-millisecond Kafka timestamps."""
+    if received.get("hop_in_ms", np.zeros(0)).size == 0:
+        return None
+    return {"order_to_publish": percentiles(received["hop_in_ms"] * 1_000_000),
+            "publish_to_read": percentiles(received["hop_out_ms"] * 1_000_000),
+            "resolution_ms": 1}

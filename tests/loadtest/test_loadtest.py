@@ -116,6 +116,14 @@ def test_event_frame_output_is_attributed_and_verified_like_json(kafka_bootstrap
     json_out, frame_out = results
     for key in ("events_received", "trades_received", "orders_that_took"):
         assert json_out[key] == frame_out[key] > 0, key
+    # the per-hop split comes from event frames' Kafka timestamps: one pair per event read
+    assert json_out["hops_ms"] is None
+    hops = frame_out["hops_ms"]
+    for hop in ("order_to_publish", "publish_to_read"):
+        assert hops[hop]["count"] == frame_out["events_received"], hop
+    whole = frame_out["latency_ms"]["order_to_outcome"]
+    assert hops["order_to_publish"]["p50"] + hops["publish_to_read"]["p50"] \
+        <= whole["max"] + 2 * hops["resolution_ms"]
     for key in ("accepted", "finals", "rejected_new"):
         assert json_out["verification"]["outcomes"][key] == \
             frame_out["verification"]["outcomes"][key], key
