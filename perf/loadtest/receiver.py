@@ -16,12 +16,14 @@ is read to its end when the broker signals end-of-partition past the last commit
 when the last data message is in), writes its columns to ``out_path`` (``.npz``) and sets
 ``DONE``.
 
-Hops (event frames only): each event of an `order-events` frame also yields two durations
-from the Kafka timestamps (``CreateTime``, wall clock, whole milliseconds), kept as
-:data:`HOP_COLUMNS`: ``hop_in_ms``, from its order's message in `orders` (the event's
-``timestamp_ns``) to the publisher's produce of the frame, i.e. bridge, engine and publisher;
-and ``hop_out_ms``, from that produce to this process reading it, i.e. the rest of the
-transaction (linger, commit, markers) and the fetch. Both are exact to about a millisecond.
+Hops (event frames only): each event of this run's commands in an `order-events` frame also
+yields two durations from the Kafka timestamps (``CreateTime``, wall clock, whole
+milliseconds), kept as :data:`HOP_COLUMNS`: ``hop_in_ms``, from its command's message in
+`orders` (the event's ``timestamp_ns``; the sender's producer stamps it when it takes the
+message, so its own linger counts here) to the publisher's produce of the frame, i.e. the
+sender's batching, bridge, engine and publisher; and ``hop_out_ms``, from that produce to this
+process reading it, i.e. the rest of the transaction (linger, commit, markers) and the fetch.
+Both are exact to about a millisecond.
 """
 
 from __future__ import annotations
@@ -143,10 +145,10 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                 value = message.value()
                 if is_event_frame(value):  # kafka.events_format = "frame"
                     records = decode_event_frame(value)
-                    if topic != trades_topic:
-                        _take_hops(records, message.timestamp()[1], now_ms, hops)
-                    counts = _take_frame(records, topic == trades_topic, now,
-                                         events, trades, ours, assigned)
+                    counts, mine = _take_frame(records, topic == trades_topic, now,
+                                               events, trades, ours, assigned)
+                    if mine is not None:
+                        _take_hops(records[mine], message.timestamp()[1], now_ms, hops)
                     n_events += counts[0]
                     n_outcomes += counts[1]
                     n_trades += counts[2]
@@ -222,23 +224,28 @@ _STATUS_KINDS = (6, 7)  # PAIR_STATUS, MASS_CANCELED: their JSON names no order
 
 
 def _take_hops(records: np.ndarray, produced_ms: int, read_ms: int, hops: dict) -> None:
-    """The frame's events' two hops (module docstring); none if the frame has no timestamp."""
-    if produced_ms <= 0:
+    """The two hops (module docstring) of a frame's events of this run; none if the frame has
+    no timestamp."""
+    if produced_ms <= 0 or records.shape[0] == 0:
         return
     hops["hop_in_ms"].append(produced_ms - records["timestamp_ns"] // 1_000_000)
     hops["hop_out_ms"].append(np.full(records.shape[0], read_ms - produced_ms, dtype=np.int64))
 
 
 def _take_frame(records: np.ndarray, is_trades: bool, now: int, events: dict, trades: dict,
-                ours: tuple, assigned: set) -> tuple[int, int, int, int]:
+                ours: tuple, assigned: set
+                ) -> tuple[tuple[int, int, int, int], np.ndarray | None]:
     """One event frame into the columns, with the same values the JSON path derives from
-    the same events (the fields a JSON event omits read as absent: 0 or null)."""
+    the same events (the fields a JSON event omits read as absent: 0 or null).
+
+    Returns the counts (events, outcomes, trades, foreign) and, for an `order-events` frame,
+    which of its events belong to this run's commands (None for a `trades` frame)."""
     n = int(records.shape[0])
     if is_trades:
         trades["arrival_ns"].append(np.full(n, now, dtype=np.int64))
         trades["taker_order_id"].append(records["order_id"])
         trades["maker_order_id"].append(records["maker_order_id"])
-        return 0, 0, n, 0
+        return (0, 0, n, 0), None
     coid_lo, coid_hi, id_lo, id_hi = ours
     kind = records["kind"].astype(np.int64)
     status_kind = np.isin(kind, _STATUS_KINDS)
@@ -269,4 +276,4 @@ def _take_frame(records: np.ndarray, is_trades: bool, now: int, events: dict, tr
     for index in np.flatnonzero(~direct).tolist():  # few: rejected operations on our ids
         mine[index] = order_id[index] in assigned
     outcome = mine & (np.isin(kind, (1, 2, 5)) | ((kind == 4) & ((flags & USER_CANCELED) != 0)))
-    return n, int(outcome.sum()), 0, int(n - mine.sum())
+    return (n, int(outcome.sum()), 0, int(n - mine.sum())), mine

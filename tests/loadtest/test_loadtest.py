@@ -116,11 +116,12 @@ def test_event_frame_output_is_attributed_and_verified_like_json(kafka_bootstrap
     json_out, frame_out = results
     for key in ("events_received", "trades_received", "orders_that_took"):
         assert json_out[key] == frame_out[key] > 0, key
-    # the per-hop split comes from event frames' Kafka timestamps: one pair per event read
+    # the per-hop split comes from event frames' Kafka timestamps: one pair per event of
+    # this run's commands
     assert json_out["hops_ms"] is None
     hops = frame_out["hops_ms"]
-    for hop in ("order_to_publish", "publish_to_read"):
-        assert hops[hop]["count"] == frame_out["events_received"], hop
+    for hop in ("order_to_publish", "publish_to_read"):  # at least each command's outcome
+        assert 2000 <= hops[hop]["count"] <= frame_out["events_received"], hop
     whole = frame_out["latency_ms"]["order_to_outcome"]
     assert hops["order_to_publish"]["p50"] + hops["publish_to_read"]["p50"] \
         <= whole["max"] + 2 * hops["resolution_ms"]
