@@ -25,7 +25,8 @@
 #   KAFKA_READY_TIMEOUT    seconds to wait for readiness      90
 #   KAFKA_STOP_TIMEOUT     seconds to wait for a clean stop   30
 #   KAFKA_MVN_TIMEOUT      seconds for the Maven download     900
-#   KAFKA_HEAP_OPTS        JVM heap flags                     -Xms256m -Xmx512m
+#   KAFKA_HEAP_OPTS        JVM heap flags                     -Xms1g -Xmx1g
+#   KAFKA_GC_OPTS          garbage collector flags            -XX:+UseZGC
 #   KAFKA_JVM_OPTS         extra JVM flags                    (none)
 #   JAVA                   java binary                        java
 #   PYTHON                 a python with confluent-kafka for the readiness probe; if unset,
@@ -50,8 +51,12 @@ KAFKA_VAR_DIR="${KAFKA_VAR_DIR:-$RINGEX_VAR/kafka}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_MVN_TIMEOUT="${KAFKA_MVN_TIMEOUT:-900}"
-KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
+# ZGC collects concurrently: with G1 (Kafka's default) the broker's young pauses, stretched by
+# sharing two cores with every ringex process, reached 100-250 ms in 50K orders/s runs and set
+# their p99 (docs/benchmarks.md)
+KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseZGC}"
 JAVA="${JAVA:-java}"
 NODE_ID=1
 
@@ -342,8 +347,7 @@ cmd_start() {
     t1="$(now_ms)"
     # shellcheck disable=SC2086  # heap/JVM opts are word lists
     # The broker must not inherit the lock descriptors (8, 9): it would hold the locks.
-    setsid "$JAVA" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-        -XX:InitiatingHeapOccupancyPercent=35 -Djava.awt.headless=true $KAFKA_JVM_OPTS \
+    setsid "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS -Djava.awt.headless=true $KAFKA_JVM_OPTS \
         -Dkafka.logs.dir="$LOG_DIR" -Dlog4j2.configurationFile="$KAFKA_SRC/log4j2.properties" \
         -cp "$KAFKA_LIBS_DIR/*" kafka.Kafka "$PROPS" >"$OUT_FILE" 2>&1 </dev/null 8>&- 9>&- &
     pid=$!

@@ -323,3 +323,15 @@ def test_scale_out_health_checks_and_dependencies_agree():
             assert dependency in MERGED_SERVICES, (name, dependency)
             assert condition["condition"] == "service_healthy"
             assert "healthcheck" in MERGED_SERVICES[dependency]
+
+
+def test_the_broker_runs_the_heap_and_collector_of_the_measured_one():
+    """The compose broker gets the JVM flags scripts/kafka.sh starts the benchmarked broker
+    with (docs/operations.md: G1's pauses set the end-to-end p99)."""
+    script = (ROOT / "scripts" / "kafka.sh").read_text()
+    defaults = {name: re.search(rf'^{name}="\$\{{{name}:-(.*)\}}"$', script, re.M).group(1)
+                for name in ("KAFKA_HEAP_OPTS", "KAFKA_GC_OPTS")}
+    kafka_env = _environment(SERVICES["kafka"])
+    assert kafka_env["KAFKA_HEAP_OPTS"] == defaults["KAFKA_HEAP_OPTS"]
+    assert set(defaults["KAFKA_GC_OPTS"].split()) <= set(
+        kafka_env["KAFKA_JVM_PERFORMANCE_OPTS"].split())
