@@ -73,6 +73,9 @@ class KafkaSettings:
     # ...but commits sooner once no batch has come for this many ms (0, the default: always
     # the whole linger); see docs/kafka.md for what it bought and cost when measured
     transaction_idle_ms: int = 0
+    # transactional producers that take the publisher's transactions in turn (1 or 2): with
+    # 2, a transaction never waits for the previous one's markers (docs/kafka.md)
+    transactional_producers: int = 2
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,9 @@ class Settings:
         if self.kafka.transaction_idle_ms < 0:
             raise ConfigError(f"kafka.transaction_idle_ms must be >= 0, got "
                               f"{self.kafka.transaction_idle_ms}")
+        if self.kafka.transactional_producers not in (1, 2):
+            raise ConfigError(f"kafka.transactional_producers must be 1 or 2, got "
+                              f"{self.kafka.transactional_producers}")
         if self.kafka.transaction_linger_ms < 0:
             raise ConfigError(f"kafka.transaction_linger_ms must be >= 0, got "
                               f"{self.kafka.transaction_linger_ms}")

@@ -11,10 +11,21 @@ takes the batches that arrive within ``kafka.transaction_linger_ms`` of the firs
    ``frame_events`` records each, no key), so the cost is per batch, not per event;
 2. the transaction commits (``acks=all``), and only then is the batch released to the ring.
 
-The producer's ``transactional.id`` is fixed per deployment (:func:`transactional_id_for`), so
-a restarted publisher's ``init_transactions`` aborts what its predecessor left open and fences
-it: a killed publisher's in-flight requests can never land after its successor read the topic
-tails. Resume (:mod:`ringex.kafka.resume`): after ``init_transactions``, the publisher reads the
+The producers' ``transactional.id`` values are fixed per deployment
+(:func:`transactional_ids_for`), so a restarted publisher's ``init_transactions`` aborts what its
+predecessor left open and fences it: a killed publisher's in-flight requests can never land
+after its successor read the topic tails.
+
+Two transactional producers take the transactions in turn (``kafka.transactional_producers``,
+default 2). Why: the broker answers ``commit_transaction`` once the commit is decided, then
+writes the partitions' markers; a transaction that registers its first partition before those
+markers are written gets ``CONCURRENT_TRANSACTIONS``, and librdkafka retries only 20 ms later
+(hard-coded), so at a steady input one transaction in 12 to 16 paid 20 ms or more. The other
+producer's id has no transaction in flight, so its next transaction starts at once. Order and
+the resume rule still hold: a transaction begins only after the previous one's commit
+returned (all its messages acknowledged and its commit decided), so within every partition
+the transactions' messages are appended in turn, and a ``read_committed`` consumer, which
+stops at the first still-open transaction, reads them in that order. Resume (:mod:`ringex.kafka.resume`): after ``init_transactions``, the publisher reads the
 last committed ``seq`` of each partition of both topics and skips what is already there.
 
 The three classes of confluent-kafka error, each with one answer:
@@ -49,7 +60,8 @@ from ringex.kafka.resume import read_resume_seqs
 from ringex.records import EVENT_DTYPE, EventKind
 from ringex.wire.frames import encode_event_frame
 
-__all__ = ["run_kafka_publisher", "PublisherStats", "transactional_id_for"]
+__all__ = ["run_kafka_publisher", "PublisherStats", "transactional_id_for",
+           "transactional_ids_for"]
 
 log = logging.getLogger("ringex.kafka.publisher")
 
@@ -75,8 +87,9 @@ def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, 
                         transactional_id: str | None = None) -> PublisherStats:
     """Run until ``should_stop()`` (or the ring is drained/halted); returns what it did.
 
-    ``transactional_id`` defaults to :func:`transactional_id_for` the settings. Two publishers
-    with the same id fence each other: give each deployment (each engine instance) its own.
+    ``transactional_id`` defaults to :func:`transactional_id_for` the settings; the producers'
+    ids derive from it (:func:`transactional_ids_for`). Two publishers with the same id fence
+    each other: give each deployment (each engine instance) its own.
     """
     from ringex.ring import ALERTED, Ring
 
@@ -84,7 +97,7 @@ def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, 
     ring = Ring.attach(outbound_ring_name, EVENT_DTYPE)
     consumer = ring.consumer(slot, depends_on)
     output = _Output(kafka, registry, metrics or NO_METRICS, linger_ms, client_id,
-                     transactional_id or transactional_id_for(kafka),
+                     transactional_ids_for(kafka, transactional_id),
                      max_transaction_events=max(max_batch, min(1 << 16, ring.capacity // 2)))
     try:
         if not output.connect(should_stop):
@@ -121,14 +134,28 @@ def transactional_id_for(kafka) -> str:
     return f"ringex-publisher.{kafka.group_id}.{kafka.events_topic}"
 
 
-class _Output:
-    """The transactional producer, the partition counts and the resume seqs; rebuilt together.
+def transactional_ids_for(kafka, base: str | None = None) -> tuple[str, ...]:
+    """The ids of the publisher's ``kafka.transactional_producers`` producers, which take the
+    transactions in turn: ``base`` (default :func:`transactional_id_for`), then ``base.2``.
 
-    Single writer: the publisher's one thread owns every field here.
+    Every id of a deployment is fenced by its successor, so a predecessor's open transaction
+    on any of them is aborted before the successor reads the topic tails.
+    """
+    base = base or transactional_id_for(kafka)
+    count = getattr(kafka, "transactional_producers", 2)
+    return (base,) + tuple(f"{base}.{n}" for n in range(2, count + 1))
+
+
+class _Output:
+    """The transactional producers, the partition counts and the resume seqs; rebuilt
+    together.
+
+    ``producer`` is ``producers[turn]``: the one that runs the next transaction; ``turn``
+    moves on after each commit. Single writer: the publisher's one thread owns every field.
     """
 
     def __init__(self, kafka, registry, metrics: KafkaMetrics, linger_ms: float,
-                 client_id: str, transactional_id: str, frame_events: int = 4096,
+                 client_id: str, transactional_ids: Sequence[str], frame_events: int = 4096,
                  max_transaction_events: int = 1 << 16):
         from ringex.wire.json_events import events_to_json, trades_to_json
 
@@ -137,7 +164,7 @@ class _Output:
         self.metrics = metrics
         self.linger_ms = linger_ms
         self.client_id = client_id
-        self.transactional_id = transactional_id
+        self.transactional_ids = tuple(transactional_ids)
         self.owned = tuple(sorted(getattr(kafka, "orders_partitions", ()) or ()))
         self.events_to_json = events_to_json
         self.trades_to_json = trades_to_json
@@ -153,26 +180,35 @@ class _Output:
         self.keys = {pair.pair_id: pair.name.encode() for pair in registry}
         self.stats = PublisherStats()
         self.failures: list[str] = []
-        self.producer = None
+        self.producers: list = []
+        self.turn = 0
         self.pending = [0, 0]  # events, trades produced in the open transaction
 
     # --- producer life ------------------------------------------------------------------
 
+    @property
+    def producer(self):
+        return self.producers[self.turn]
+
     def connect(self, should_stop) -> bool:
-        """Build the producer, fence any predecessor, read the tails; False if stopping."""
+        """Build the producers, fence any predecessor on every id, read the tails; False if
+        stopping."""
         from confluent_kafka import KafkaException, Producer
 
         backoff = 0.5
         while True:
-            self.producer = Producer(transactional_producer_config(
-                self.kafka.bootstrap, self.transactional_id, client_id=self.client_id,
+            self.producers = [Producer(transactional_producer_config(
+                self.kafka.bootstrap, transactional_id, client_id=self.client_id,
                 linger_ms=self.linger_ms, on_delivery=self._on_delivery,
                 **{"delivery.report.only.error": True,
                    "compression.type": self.compression}))
+                for transactional_id in self.transactional_ids]
+            self.turn = 0
             try:
-                self._init_transactions(should_stop)
-                if should_stop():
-                    return False
+                for producer in self.producers:
+                    self._init_transactions(producer, should_stop)
+                    if should_stop():
+                        return False
                 self._read_layout()
                 return True
             except KafkaException as exc:
@@ -181,17 +217,18 @@ class _Output:
             except TimeoutError as exc:
                 log.error("publisher could not read the topic tails (%s); retrying in %.1fs",
                           exc, backoff)
-            self.producer = None
+            self.producers = []
             if not _sleep(backoff, should_stop):
                 return False
             backoff = min(backoff * 2, 10.0)
 
-    def _init_transactions(self, should_stop) -> None:
+    @staticmethod
+    def _init_transactions(producer, should_stop) -> None:
         from confluent_kafka import KafkaException
 
         while True:
             try:
-                self.producer.init_transactions(10.0)
+                producer.init_transactions(10.0)
                 return
             except KafkaException as exc:
                 err = exc.args[0]
@@ -208,7 +245,8 @@ class _Output:
                        for topic, n in self.partitions.items()
                        for seqs in (self.resume[topic],)}
         self.partition_table = self._partition_table()
-        log.info("publisher %s resumes after %s", self.transactional_id, self.resume)
+        log.info("publisher %s resumes after %s", "+".join(self.transactional_ids),
+                 self.resume)
 
     def _output_partitions(self, timeout: float = 30.0) -> dict[str, int]:
         """Each output topic's partition count, once every partition has a leader.
@@ -222,17 +260,19 @@ class _Output:
         deadline = time.monotonic() + timeout
         while True:
             partitions, leaderless = {}, []
-            for topic in (self.kafka.events_topic, self.kafka.trades_topic):
-                # naming the topic makes librdkafka create its handle now, with the answer
-                metadata = self.producer.list_topics(
-                    topic, timeout=max(1.0, deadline - time.monotonic()))
-                described = metadata.topics.get(topic)
-                if described is None or described.error is not None or not described.partitions:
-                    raise RingexError(f"output topic {topic!r} is missing; run ensure_topics "
-                                      f"first")
-                partitions[topic] = len(described.partitions)
-                leaderless += [f"{topic}[{p}]" for p, part in described.partitions.items()
-                               if part.leader < 0]
+            for producer in self.producers:
+                for topic in (self.kafka.events_topic, self.kafka.trades_topic):
+                    # naming the topic makes librdkafka create its handle now, with the answer
+                    metadata = producer.list_topics(
+                        topic, timeout=max(1.0, deadline - time.monotonic()))
+                    described = metadata.topics.get(topic)
+                    if described is None or described.error is not None \
+                            or not described.partitions:
+                        raise RingexError(f"output topic {topic!r} is missing; run "
+                                          f"ensure_topics first")
+                    partitions[topic] = len(described.partitions)
+                    leaderless += [f"{topic}[{p}]" for p, part in described.partitions.items()
+                                   if part.leader < 0]
             if not leaderless:
                 return partitions
             if time.monotonic() >= deadline:
@@ -298,6 +338,8 @@ class _Output:
                 if not self._commit(should_stop):
                     return None
                 self._count_committed()
+                # the next transaction goes to the producer whose id has no markers in flight
+                self.turn = (self.turn + 1) % len(self.producers)
                 return Batch(low, high, None)
             except KafkaException as exc:
                 err = exc.args[0]
@@ -316,11 +358,11 @@ class _Output:
                     if not self._abort(should_stop):
                         return None
                 else:
-                    log.error("fatal producer error (%s); rebuilding the producer and "
+                    log.error("fatal producer error (%s); rebuilding the producers and "
                               "resuming from the topics' tails in %.1fs", cause, backoff)
                     self.stats.rebuilds += 1
                     self.metrics.error("fatal")
-                    self.producer = None
+                    self.producers = []
                     if not _sleep(backoff, should_stop) or not self.connect(should_stop):
                         return None
             if not _sleep(backoff, should_stop):
@@ -496,11 +538,11 @@ class _Output:
                                  f"{describe_error(err)}")
 
     def close(self) -> None:
-        if self.producer is not None:
-            # An open transaction is abandoned on purpose: its batch was not released, and the
-            # next publisher's init_transactions aborts it.
-            self.producer.flush(1.0)
-            self.producer = None
+        # An open transaction is abandoned on purpose: its batch was not released, and the
+        # next publisher's init_transactions aborts it.
+        for producer in self.producers:
+            producer.flush(1.0)
+        self.producers = []
 
 
 def _sleep(seconds: float, should_stop) -> bool:

@@ -30,6 +30,7 @@ class TopicSettings:
     events_format: str = "json"
     transaction_linger_ms: int = 0
     transaction_idle_ms: int = 0
+    transactional_producers: int = 2
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ the batch really reached the broker, so the real ``abort_transaction`` runs on r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -21,7 +22,7 @@ from kafka_io import wait_until
 from ringex.engine import MatchingEngine
 from ringex.kafka import run_kafka_publisher
 from ringex.kafka.clients import transactional_producer_config
-from ringex.kafka.publisher import transactional_id_for
+from ringex.kafka.publisher import transactional_id_for, transactional_ids_for
 from ringex.records import EventKind
 from ringex.wire.json_events import events_to_json
 from test_publisher import check_topics, order_flow, outbound_ring, publish_all  # noqa: F401
@@ -29,9 +30,10 @@ from test_publisher import check_topics, order_flow, outbound_ring, publish_all 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90)]
 
 
-def raw_producer(settings):
+def raw_producer(settings, transactional_id=None):
     return confluent_kafka.Producer(transactional_producer_config(
-        settings.bootstrap, transactional_id_for(settings), client_id="test-zombie"))
+        settings.bootstrap, transactional_id or transactional_id_for(settings),
+        client_id="test-zombie"))
 
 
 def read_uncommitted(settings, topic):
@@ -56,12 +58,14 @@ def read_uncommitted(settings, topic):
         consumer.close()
 
 
+@pytest.mark.parametrize("producer", [0, 1], ids=["first-id", "second-id"])
 def test_a_zombie_transaction_is_aborted_and_fenced(kafka_settings, registry, outbound_ring,
-                                                    run_in_thread):
+                                                    run_in_thread, producer):
     settings = kafka_settings(output_partitions=3)
     events = MatchingEngine(registry.pairs).process(order_flow(1, 200, seed=5))
-    # The predecessor was killed mid-transaction: its messages are in the log, uncommitted.
-    zombie = raw_producer(settings)
+    # The predecessor was killed mid-transaction, on either of its producers: its messages
+    # are in the log, uncommitted.
+    zombie = raw_producer(settings, transactional_ids_for(settings)[producer])
     zombie.init_transactions(30)
     zombie.begin_transaction()
     for payload in events_to_json(events[:50], registry):
@@ -91,8 +95,10 @@ def test_a_fenced_publisher_rebuilds_and_resumes_exactly(kafka_settings, registr
     wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
                "the first batch to be released")
 
-    intruder = raw_producer(settings)
-    intruder.init_transactions(30)  # fences the running publisher: its next commit is fatal
+    intruders = [raw_producer(settings, transactional_id)  # a successor fences every id
+                 for transactional_id in transactional_ids_for(settings)]
+    for intruder in intruders:  # the running publisher's next commit is fatal
+        intruder.init_transactions(30)
 
     writer.write(second)
     wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 60,
@@ -166,3 +172,35 @@ def test_the_tail_is_read_while_a_writer_keeps_committing(kafka_settings):
     finally:
         stop.set()
         writer.join(30)
+
+
+@pytest.mark.parametrize("producers", [2, 1])
+def test_the_producers_take_the_transactions_in_turn(kafka_settings, registry, outbound_ring,
+                                                     run_in_thread, monkeypatch, producers):
+    """With two producers, consecutive transactions alternate (so none starts while its id's
+    previous commit markers are still being written); the output is the same either way."""
+    settings = dataclasses.replace(kafka_settings(output_partitions=3),
+                                   transactional_producers=producers)
+    engine = MatchingEngine(registry.pairs)
+    batches = [engine.process(order_flow(1 + 10_000 * n, 60, seed=20 + n)) for n in range(6)]
+    committed_by = []
+
+    class RecordsCommits(confluent_kafka.Producer):
+        def commit_transaction(self, *args):
+            super().commit_transaction(*args)
+            committed_by.append(id(self))
+
+    monkeypatch.setattr(confluent_kafka, "Producer", RecordsCommits)
+    ring = outbound_ring()
+    writer = ring.producer()
+    publisher = run_in_thread(run_kafka_publisher, settings, ring.name, 0, registry)
+    for batch in batches:  # one ring batch (linger 0: one transaction) at a time
+        writer.write(batch)
+        wait_until(lambda: ring.consumer_sequence(0) >= ring.cursor or publisher.error, 30,
+                   "the batch to be released")
+    stats = publisher.stop()
+    assert stats.rebuilds == 0 and stats.aborts == 0
+    assert len(committed_by) == len(batches)
+    assert len(set(committed_by)) == producers
+    assert all(a != b for a, b in zip(committed_by, committed_by[1:])) or producers == 1
+    check_topics(settings, registry, np.concatenate(batches))
