@@ -90,6 +90,10 @@ class RedisSettings:
     # matching path (bridge, engine, Kafka publisher) gets the CPU first, and market data
     # catches up. Not applied when the publisher gates the ring.
     catch_up_nice: int = 10
+    # once caught up, that publisher reads the ring at most once per this many ms, so each
+    # Redis script call takes what came in the meantime: far fewer calls at a steady rate
+    # (market data is that much later; 0: read as soon as anything comes)
+    apply_interval_ms: int = 20
 
 
 #: the publisher's output formats (``kafka.events_format``).
@@ -182,6 +186,9 @@ class Settings:
         if self.kafka.lease_session_ms < 1000:
             raise ConfigError(f"kafka.lease_session_ms must be >= 1000, got "
                               f"{self.kafka.lease_session_ms}")
+        if not 0 <= self.redis.apply_interval_ms <= 1000:
+            raise ConfigError(f"redis.apply_interval_ms must be 0..1000, got "
+                              f"{self.redis.apply_interval_ms}")
         if not 0 <= self.redis.catch_up_nice <= 19:
             raise ConfigError(f"redis.catch_up_nice must be 0..19, got "
                               f"{self.redis.catch_up_nice}")

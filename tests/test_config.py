@@ -37,6 +37,7 @@ def test_file_then_environment_then_flags(tmp_path):
         ("[[pairs]]\nname = 'BTC-USDT'\ntick = '0.01'\n", "tick"),
         ("not toml at all [", "cannot read config file"),
         ("[redis]\ncatch_up_nice = 20\n", "redis.catch_up_nice must be 0..19"),
+        ("[redis]\napply_interval_ms = -1\n", "redis.apply_interval_ms must be 0..1000"),
         ("[kafka]\ntransactional_producers = 3\n",
          "kafka.transactional_producers must be 1 or 2"),
     ],

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="kafka.transaction_idle_ms of a started exchange")
     target.add_argument("--transactional-producers", type=int, choices=[1, 2], default=2,
                         help="kafka.transactional_producers of a started exchange")
+    target.add_argument("--redis-apply-interval-ms", type=int, default=20,
+                        help="redis.apply_interval_ms of a started exchange")
     target.add_argument("--events-compression", default="lz4",
                         choices=["none", "gzip", "snappy", "lz4", "zstd"],
                         help="kafka.events_compression of a started exchange")
@@ -147,6 +149,7 @@ def main(argv=None) -> int:
                      "RINGEX_KAFKA_TRANSACTION_LINGER_MS": str(args.transaction_linger_ms),
                      "RINGEX_KAFKA_TRANSACTION_IDLE_MS": str(args.transaction_idle_ms),
                      "RINGEX_KAFKA_TRANSACTIONAL_PRODUCERS": str(args.transactional_producers),
+                     "RINGEX_REDIS_APPLY_INTERVAL_MS": str(args.redis_apply_interval_ms),
                      "RINGEX_KAFKA_EVENTS_COMPRESSION": args.events_compression}
         if rest:
             extra_env["RINGEX_GATEWAY_WORKERS"] = str(args.gateway_workers)

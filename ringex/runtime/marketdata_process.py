@@ -13,11 +13,18 @@ already (the Kafka publisher still gates the ring, so a slot is reused only afte
 committed), and it reads ``(last_seq, kafka publisher's released seq]`` from there
 (:func:`ringex.kafka.catchup.read_events_between`) before it returns to the ring. Embedded
 mode, or the setting off: an ordinary gating consumer, as before.
+
+The non-gating reader, once caught up (its last read took less than a full batch), reads the
+ring at most once per ``redis.apply_interval_ms``: each store ``apply`` is one Redis script
+call whatever it holds, so at a steady 75K events/s, reading whenever anything came meant
+hundreds of small calls a second and made redis-server the busiest process on the box. A
+reader that is behind reads full batches back to back, as before.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from ringex.config import Settings
 from ringex.records import EVENT_DTYPE
@@ -128,6 +135,9 @@ class _Follower:
         self.offset: int | None = None
         self.catch_ups = 0
         self.applied_seq = 0  # the newest seq handed to the store
+        self.interval_s = settings.redis.apply_interval_ms / 1000
+        self.last_read = float("-inf")  # monotonic time of the last read that found events
+        self.caught_up = False  # that read took less than a full batch
 
     @property
     def last_status(self) -> int:
@@ -137,12 +147,19 @@ class _Follower:
         """Apply what follows ``position`` (from the ring, or Kafka when lapped); the count."""
         from ringex.ring import LAPPED
 
+        if self.caught_up:  # let the next batch gather: one script call for all of it
+            pause = self.last_read + self.interval_s - time.monotonic()
+            if pause > 0:
+                time.sleep(min(pause, timeout))
         got = self.reader.read(after=self.position, timeout=timeout, max_batch=max_batch)
         if got is None:
             return 0
         if got is LAPPED:
+            self.caught_up = False
             return self._catch_up()
         low, high, records = got
+        self.last_read = time.monotonic()
+        self.caught_up = records.shape[0] < max_batch
         self.offset = int(records["seq"][0]) - low
         self.store.apply(records)
         self.position = high
