@@ -91,7 +91,7 @@ class RedisSettings:
     # catches up. Not applied when the publisher gates the ring.
     catch_up_nice: int = 10
     # once caught up, that publisher reads the ring at most once per this many ms, so each
-    # Redis script call takes what came in the meantime: far fewer calls at a steady rate
+    # Redis script call takes what came in the meantime: fewer calls at moderate rates
     # (market data is that much later; 0: read as soon as anything comes)
     apply_interval_ms: int = 20
 

@@ -54,7 +54,7 @@ KAFKA_MVN_TIMEOUT="${KAFKA_MVN_TIMEOUT:-900}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
 # ZGC collects concurrently: with G1 (Kafka's default) the broker's young pauses, stretched by
-# sharing two cores with every ringex process, reached 100-250 ms in 50K orders/s runs and set
+# sharing two cores with every ringex process, reached 50-250 ms in 50K orders/s runs and set
 # their p99 (docs/benchmarks.md)
 KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseZGC}"
 JAVA="${JAVA:-java}"

@@ -254,8 +254,8 @@ class _Output:
     def _output_partitions(self, timeout: float = 30.0) -> dict[str, int]:
         """Each output topic's partition count, once every partition has a leader.
 
-        Asking for each topic by name, until the leaders are known, gives the producer its
-        topic handles with their leaders before the first transaction. Without it, the first
+        Asking for each topic by name, until the leaders are known, gives each producer its
+        topic handles with their leaders before its first transaction. Without it, the first
         message to `trades` waited inside that transaction for librdkafka to look the topic
         up (its debug log: the partition got its leader only then), longer when the topic had
         just been created.

@@ -16,9 +16,10 @@ mode, or the setting off: an ordinary gating consumer, as before.
 
 The non-gating reader, once caught up (its last read took less than a full batch), reads the
 ring at most once per ``redis.apply_interval_ms``: each store ``apply`` is one Redis script
-call whatever it holds, so at a steady 75K events/s, reading whenever anything came meant
-hundreds of small calls a second and made redis-server the busiest process on the box. A
-reader that is behind reads full batches back to back, as before.
+call whatever it holds, so reading whenever anything came meant many small calls. Measured at
+5K orders/s: redis-server 0.10 core instead of 0.14, this process 0.08 instead of 0.13. At
+50K/s it changes nothing: at nice 10 the reader runs behind, and a reader that is behind
+reads full batches back to back, as before.
 """
 
 from __future__ import annotations
