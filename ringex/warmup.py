@@ -19,12 +19,13 @@ __all__ = ["warm", "warm_wire"]
 
 
 def warm_wire(registry) -> None:
-    """The JSON event encoders and the batched JSON order decoder."""
+    """The JSON event encoders, the batched JSON order decoder and the frame record checks."""
     import numpy as np
 
     from ringex.kafka.decode import decode_json_messages
-    from ringex.records import EVENT_DTYPE, EventKind
+    from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind
     from ringex.wire.json_events import events_to_json, trades_to_json
+    from ringex.wire.record_checks import failed_checks
 
     pair = next(iter(registry))
     events = np.zeros(2, dtype=EVENT_DTYPE)
@@ -40,6 +41,7 @@ def warm_wire(registry) -> None:
         "price": pair.ticks_to_price(1), "amount": pair.lots_to_qty(1)}}).encode()
     decode_json_messages([payload], registry, partition=0, offsets=[0], timestamps_ns=[0],
                          default_account=1)
+    failed_checks(np.zeros(1, dtype=COMMAND_DTYPE), registry)
 
 
 def warm_redis_fold(registry) -> None:

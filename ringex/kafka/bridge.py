@@ -232,7 +232,18 @@ def _decode_batch(messages, registry, account: int, dead_letters: DeadLetters,
     metrics.inc("messages_in", consumed)
     if not chunks:
         return np.zeros(0, dtype=COMMAND_DTYPE), positions
-    return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), positions
+    return (chunks[0] if len(chunks) == 1 else _joined(chunks)), positions
+
+
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks in one array. ``np.concatenate`` first promotes a structured dtype field by
+    field (~20 µs a call, as much as decoding a small frame); a plain copy does not."""
+    joined = np.empty(sum(chunk.shape[0] for chunk in chunks), dtype=COMMAND_DTYPE)
+    at = 0
+    for chunk in chunks:
+        joined[at:at + chunk.shape[0]] = chunk
+        at += chunk.shape[0]
+    return joined
 
 
 def _decode_json_run(run, registry, account: int, dead_letters: DeadLetters,
