@@ -133,12 +133,29 @@ def test_a_crash_mid_batch_resumes_each_partition_from_its_own_tail(
     check_topics(settings, registry, events)
 
 
+def read_committed_frames(bootstrap: str, topic: str, records: int, timeout: float = 30.0):
+    """The frames of ``topic`` once they hold at least ``records`` records (or at the timeout).
+
+    Why a wait: the broker answers a commit once the transaction's outcome is in its log and
+    writes the partitions' commit markers after that, so a ``read_committed`` read started
+    right after the publisher's last commit can still stop below that transaction. A lost
+    event stays missing after the wait, and the byte comparison that follows names it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = read_topic(bootstrap, topic)
+        held = sum(len(decode_event_frame(m["value"])) for m in messages
+                   if is_event_frame(m["value"]))
+        if held >= records or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
 def check_frame_topics(settings, registry, events, *, frame_events: int = 4096):
     """Event frames: every event once, byte for byte, in its pair's partition, in seq order;
     `trades` the TRADE events alone; a frame never crosses partitions."""
     for topic, wanted in ((settings.events_topic, events),
                           (settings.trades_topic, events[events["kind"] == EventKind.TRADE])):
-        messages = read_topic(settings.bootstrap, topic)
+        messages = read_committed_frames(settings.bootstrap, topic, len(wanted))
         assert all(is_event_frame(m["value"]) and m["key"] is None for m in messages)
         got = []
         for message in messages:
