@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=float, default=50_000, help="open-loop commands/s")
     load.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     load.add_argument("--frame-records", type=int, default=1000)
-    load.add_argument("--producer-linger-ms", type=float, default=5.0,
-                      help="the sender's librdkafka linger.ms (json, frame routes)")
+    load.add_argument("--producer-linger-ms", type=float, default=1.0,
+                      help="the sender's librdkafka linger.ms (json, frame routes); a tick's "
+                           "messages are already one batch, so a longer linger only delays "
+                           "them (docs/benchmarks.md)")
     load.add_argument("--tick-ms", type=float, default=0.5,
                       help="open-loop send interval (frames: one per pair per tick)")
     load.add_argument("--rest-batch", type=int, default=1,

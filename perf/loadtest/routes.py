@@ -43,7 +43,7 @@ def producer_config(bootstrap: str, **extra) -> dict:
         "client.id": "ringex-loadtest",
         "acks": "all",
         "enable.idempotence": True,
-        "linger.ms": 5,
+        "linger.ms": 1,
         "batch.num.messages": 10_000,
         "batch.size": 1 << 20,
         "queue.buffering.max.messages": 2_000_000,

@@ -57,7 +57,7 @@ class RunConfig:
     rest_batch: int = 1  # REST: NEW orders per POST /orders/batch (1: POST /orders)
     rest_senders: int = 2  # REST: sender processes
     rest_connections: int = 8  # REST: keep-alive connections (lanes), over the senders
-    producer_linger_ms: float = 5.0  # the sender's librdkafka linger.ms (Kafka routes)
+    producer_linger_ms: float = 1.0  # the sender's librdkafka linger.ms (Kafka routes)
     rest_retry_404_s: float = 5.0
     run_tag: int = 0
     verify: str = "reference"  # "reference" | "engine" | "none"
