@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=float, default=50_000, help="open-loop commands/s")
     load.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     load.add_argument("--frame-records", type=int, default=1000)
-    load.add_argument("--producer-linger-ms", type=float, default=1.0,
+    load.add_argument("--producer-linger-ms", type=float,
+                      default=RunConfig.producer_linger_ms,
                       help="the sender's librdkafka linger.ms (json, frame routes); a tick's "
                            "messages are already one batch, so a longer linger only delays "
                            "them (docs/benchmarks.md)")

@@ -36,14 +36,15 @@ _SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
 _TIF = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}
 
 
-def producer_config(bootstrap: str, **extra) -> dict:
-    """An idempotent ``acks=all`` producer sized for a million queued messages."""
+def producer_config(bootstrap: str, linger_ms: float, **extra) -> dict:
+    """An idempotent ``acks=all`` producer sized for a million queued messages; ``linger_ms``
+    is the run's ``producer_linger_ms``."""
     config = {
         "bootstrap.servers": bootstrap,
         "client.id": "ringex-loadtest",
         "acks": "all",
         "enable.idempotence": True,
-        "linger.ms": 1,
+        "linger.ms": linger_ms,
         "batch.num.messages": 10_000,
         "batch.size": 1 << 20,
         "queue.buffering.max.messages": 2_000_000,

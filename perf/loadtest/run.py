@@ -171,8 +171,7 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         exchange.bootstrap, exchange.topics["events"], exchange.topics["trades"], starts,
         shared, out_path, ours))
     receiver.start()
-    producer = Producer(producer_config(exchange.bootstrap,
-                                        **{"linger.ms": config.producer_linger_ms}))
+    producer = Producer(producer_config(exchange.bootstrap, config.producer_linger_ms))
     rest = route.name == "rest"
     try:
         route.open(producer, SenderCounters())
