@@ -45,9 +45,21 @@ from ringex.kafka.offsets import REPLAY, OffsetPolicy
 from ringex.kafka.partitioning import partition_for
 from ringex.records import COMMAND_DTYPE
 
-__all__ = ["run_bridge", "BridgeStats", "home_partitions"]
+__all__ = ["run_bridge", "BridgeStats", "home_partitions", "static_member_id"]
 
 log = logging.getLogger("ringex.kafka.bridge")
+
+
+def static_member_id(group_id: str, orders_topic: str, role: str) -> str:
+    """The ``group.instance.id`` of a subscribing bridge: group, topic and role.
+
+    A static member that rejoins within its session timeout is handed its previous
+    assignment by the coordinator, even when it now subscribes to another topic: a bridge
+    restarted on a new `orders` topic under the same group was given the old topic's
+    partitions (and, if that topic was deleted, read nothing). With the topic in the id, such
+    a bridge is a new member, and the old one expires with its session.
+    """
+    return f"{group_id}-{orders_topic}-{role}"
 
 
 @dataclass

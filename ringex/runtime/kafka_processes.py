@@ -8,8 +8,9 @@ engine's newest durable snapshot covers. The engine drops any record it has alre
 so a restarted bridge, or a partition moving between bridges, may rewind without harm.
 
 A bridge that subscribes is a *static* member of the group (``group.instance.id`` = group +
-its role, e.g. ``bridge-0``): a bridge restarted after a kill -9 takes its partitions back at once,
-instead of waiting for the dead member's session to time out and a rebalance.
+`orders` topic + its role, e.g. ``bridge-0``, :func:`ringex.kafka.bridge.static_member_id`):
+a bridge restarted after a kill -9 takes its partitions back at once, instead of waiting for
+the dead member's session to time out and a rebalance.
 
 Scale-out (``kafka.orders_partitions`` set, ``docs/deployment.md``): the instance owns those
 partitions only. Its bridges ``assign()`` them statically (bridge ``i`` of ``n`` takes every
@@ -97,6 +98,7 @@ def _warm(settings: Settings, logger) -> None:
 
 def bridge_main(settings: Settings, names: RingNames) -> None:
     from ringex.kafka import KafkaMetrics, run_bridge
+    from ringex.kafka.bridge import static_member_id
     from ringex.kafka.offsets import from_snapshot
     from ringex.recovery.positions import read_positions, wait_positions
 
@@ -131,7 +133,7 @@ def bridge_main(settings: Settings, names: RingNames) -> None:
                 recovered["kafka"] or "the beginning")
     extra = {"session.timeout.ms": 10000}
     if partitions is None:
-        extra["group.instance.id"] = f"{group}-{role}"
+        extra["group.instance.id"] = static_member_id(group, settings.kafka.orders_topic, role)
     settle_heap()
     stats = run_bridge(settings, names.inbound, settings.registry(), should_stop=stop.is_set,
                        metrics=KafkaMetrics.create("bridge"),

@@ -7,7 +7,9 @@ restarted publisher that is handed a batch again changes nothing.
 
 In distributed mode with ``redis.catch_up_from_kafka`` (the default) it does not gate the
 outbound ring: Redis is a projection, and a slow projection must not hold the matcher back.
-It reads with a :class:`~ringex.ring.LaggingReader` from the store's ``last_seq`` on; when the
+Its slot is retired by the supervisor when the ring is created, so it gates nothing even
+while this process is still starting. It reads with a :class:`~ringex.ring.LaggingReader`
+from the store's ``last_seq`` on; when the
 engine has run a whole ring ahead (``LAPPED``), the events it missed are all in `order-events`
 already (the Kafka publisher still gates the ring, so a slot is reused only after its event
 committed), and it reads ``(last_seq, kafka publisher's released seq]`` from there
@@ -34,7 +36,7 @@ from ringex.ring.wait import ALERTED
 from ringex.runtime.booksnap import BOOK_DTYPE
 from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.stats import StatsTable
-from ringex.runtime.topology import RingNames, slots_for
+from ringex.runtime.topology import RingNames, marketdata_follows_kafka, slots_for
 
 __all__ = ["marketdata_main", "open_store"]
 
@@ -61,7 +63,7 @@ def marketdata_main(settings: Settings, names: RingNames) -> None:
     registry = settings.registry()
     outbound = Ring.attach(names.outbound, EVENT_DTYPE)
     books = Ring.attach(names.books, BOOK_DTYPE)
-    lagging = not names.embedded and settings.redis.catch_up_from_kafka
+    lagging = marketdata_follows_kafka(settings)
     if lagging and settings.redis.catch_up_nice:
         # nothing waits for this process, so it yields the CPU to the matching path
         os.nice(settings.redis.catch_up_nice)

@@ -18,7 +18,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Slots", "RingNames", "slots_for", "write_ring_names", "read_ring_names"]
+__all__ = ["Slots", "RingNames", "slots_for", "marketdata_follows_kafka", "write_ring_names",
+           "read_ring_names"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ def slots_for(embedded: bool) -> Slots:
                      marketdata=0)
     return Slots(inbound_consumers=1, journal=-1, engine=0, outbound_consumers=2, kafka=0,
                  marketdata=1)
+
+
+def marketdata_follows_kafka(settings) -> bool:
+    """Whether the market-data publisher reads the outbound ring without gating it (and
+    catches up from `order-events` when lapped): distributed mode with
+    ``redis.catch_up_from_kafka``. Its slot is then retired by the supervisor when it creates
+    the ring, before any child runs, so it gates nothing even before that process has started
+    (or if it never starts)."""
+    return not settings.embedded and settings.redis.catch_up_from_kafka
 
 
 @dataclass(frozen=True)

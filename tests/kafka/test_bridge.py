@@ -193,3 +193,32 @@ def test_two_bridges_share_the_partitions_without_loss_or_duplicate(
         assert offsets == sorted(offsets)
     assert sum(s.messages for s in stats) == total
     assert all(s.messages > 0 for s in stats), stats  # both bridges took a share
+
+
+def test_a_static_bridge_restarted_on_another_topic_reads_the_new_topic(
+        kafka_settings, kafka_topics, registry, inbound_ring, run_in_thread):
+    """Static membership (what ``ringex serve`` gives a subscribing bridge) under one group,
+    the bridge restarted within its session timeout on a new `orders` topic: it must read the
+    new topic. With an id of group + role the coordinator handed it the old topic's partition
+    and it read nothing."""
+    from dataclasses import replace
+
+    from ringex.kafka.bridge import static_member_id
+
+    first_settings = kafka_settings()
+    second_settings = replace(first_settings, orders_topic=kafka_topics(1, prefix="orders"))
+    consumer = inbound_ring.consumer(0)
+    got = []
+    for settings, first_id in ((first_settings, 0), (second_settings, 100)):
+        produce(settings.bootstrap, settings.orders_topic,
+                [(seed_order(f"c{i}", "BUY", "65000.00", "0.001"), BTC, None, 0)
+                 for i in range(first_id, first_id + 20)])
+        extra = {"session.timeout.ms": 10000, "group.instance.id": static_member_id(
+            settings.group_id, settings.orders_topic, "bridge-0")}
+        bridge = run_in_thread(run_bridge, settings, inbound_ring.name, registry,
+                               offsets=PER_RUN_GROUP, consumer_extra=extra)
+        got.append(read_ring(consumer, 20, timeout=20))
+        stats = bridge.stop()
+        assert stats.messages == 20
+    consumer.close()
+    assert [chunk.shape[0] for chunk in got] == [20, 20]

@@ -2,11 +2,13 @@
 
 `ringex serve` with a tiny outbound ring (1,024 events): the market-data process is stopped
 (SIGSTOP) while ~3,000 events pass, so the engine laps it by several rings; the engine and the
-Kafka publisher must keep going (the ring does not wait for market data). After SIGCONT the
-publisher finds its slots reused, reads the missing events back from `order-events`
-(``ringex.kafka.catchup``) and returns to the ring. Forbidden outcomes: the engine stalled
-while market data was stopped; a Redis state that differs from a full rebuild of the same
-topic (candles, recent trades, every order's record); the catch-up path never taken.
+Kafka publisher must keep going (the ring does not wait for market data). It is stopped either
+right after it is spawned (before it has attached to anything: the supervisor must have
+retired its ring slot already) or once it has set up. After SIGCONT the publisher finds its
+slots reused, reads the missing events back from `order-events` (``ringex.kafka.catchup``) and
+returns to the ring. Forbidden outcomes: the engine stalled while market data was stopped; a
+Redis state that differs from a full rebuild of the same topic (candles, recent trades, every
+order's record); the catch-up path never taken.
 """
 
 import json
@@ -41,20 +43,24 @@ def _orders(count: int):
         yield json.dumps(order).encode()
 
 
-def _wait(predicate, timeout: float, what: str):
+def _wait(predicate, timeout: float, what: str, log_path=None):
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() >= deadline:
+            log = log_path.read_text()[-8000:] if log_path is not None else ""
+            pytest.fail(f"timed out waiting for {what}\n--- serve log (tail) ---\n{log}")
         time.sleep(0.2)
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("stopped", ["at-spawn", "after-setup"])
 @pytest.mark.parametrize("events_format", ["json", "frame"])
 def test_a_stopped_market_data_publisher_is_lapped_then_catches_up_from_kafka(
-        tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix, events_format):
+        tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix, events_format,
+        stopped):
     topics = {name: kafka_topics(partitions=1, prefix=name) for name in
               ("orders", "dlq", "trades", "events")}
-    prefix = f"rgxlag{os.getpid()}{events_format[0]}"
+    prefix = f"rgxlag{os.getpid()}{events_format[0]}{stopped.replace('-', '')}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGEX_")}
     env.update(RINGEX_KAFKA_BOOTSTRAP=kafka_bootstrap, RINGEX_REDIS_URL=redis_url,
                RINGEX_REDIS_PREFIX=redis_prefix, RINGEX_KAFKA_ORDERS_TOPIC=topics["orders"],
@@ -73,8 +79,9 @@ def test_a_stopped_market_data_publisher_is_lapped_then_catches_up_from_kafka(
     client = redis.Redis.from_url(redis_url)
     store = RedisMarketData(client, registry, prefix=redis_prefix)
     try:
-        _wait(lambda: "market data -> RedisMarketData" in log_path.read_text(), 120,
-              "the market-data process")
+        ready = ("started marketdata (pid" if stopped == "at-spawn"
+                 else "market data -> RedisMarketData")
+        _wait(lambda: ready in log_path.read_text(), 120, "the market-data process", log_path)
         pid = int(re.search(r"started marketdata \(pid (\d+)\)", log_path.read_text())[1])
         os.kill(pid, signal.SIGSTOP)
         producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all",
@@ -89,13 +96,13 @@ def test_a_stopped_market_data_publisher_is_lapped_then_catches_up_from_kafka(
         # The engine and the Kafka publisher go on while market data is stopped.
         _wait(lambda: events_from_payloads([m.value() for m in published()],
                                            registry).shape[0] >= 2000, 120,
-              "every command's events in order-events with market data stopped")
+              "every command's events in order-events with market data stopped", log_path)
         events = events_from_payloads([m.value() for m in published()], registry)
         last = int(events["seq"].max())
         assert last > 3 * 1024 and store.last_seq() < last  # lapped by several rings
 
         os.kill(pid, signal.SIGCONT)
-        _wait(lambda: store.last_seq() == last, 120, f"Redis to reach seq {last}")
+        _wait(lambda: store.last_seq() == last, 120, f"Redis to reach seq {last}", log_path)
         assert "fell a ring behind" in log_path.read_text()
 
         # The lagged-and-caught-up projection equals a full rebuild from the topic.
