@@ -228,6 +228,10 @@ class PairLoad(threading.Thread):
 
 def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],
                            timeout: float = 90.0) -> list:
+    """The topic once each partition holds at least ``wanted[p]`` committed messages. Each
+    topic is waited for on its own: the broker answers a commit before it has written every
+    partition's marker, so `trades` can still end below a transaction whose `order-events`
+    are readable; more messages than wanted fail the byte comparison later."""
     deadline = time.monotonic() + timeout
     while True:
         messages = read_topic(bootstrap, topic)
@@ -236,6 +240,10 @@ def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],
             return messages
         assert time.monotonic() < deadline, f"{topic}: {counts}, expected {wanted}"
         time.sleep(0.5)
+
+
+def _trade_count(events: np.ndarray) -> int:
+    return int((events["kind"] == EventKind.TRADE).sum())
 
 
 def _check_candles(redis_url: str, prefix: str, registry, trades: np.ndarray,
@@ -431,7 +439,8 @@ def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         per_partition = _reference_per_partition(commands, settings, registry)
         events = _wait_partition_counts(kafka_bootstrap, topics["events"],
                                         {p: len(v[1]) for p, v in per_partition.items()})
-        trades = read_topic(kafka_bootstrap, topics["trades"])
+        trades = _wait_partition_counts(kafka_bootstrap, topics["trades"],
+                                        {p: _trade_count(v[1]) for p, v in per_partition.items()})
     finally:
         load.stop_event.set()
         codes = {"b": b.stop(), "standby": standby.stop()}
@@ -533,7 +542,8 @@ def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
         assert len(per_partition[1][0]) == 0
         events = _wait_partition_counts(kafka_bootstrap, topics["events"],
                                         {0: len(per_partition[0][1])})
-        trades = read_topic(kafka_bootstrap, topics["trades"])
+        trades = _wait_partition_counts(kafka_bootstrap, topics["trades"],
+                                        {0: _trade_count(per_partition[0][1])})
     finally:
         load.stop_event.set()
         if paused:
