@@ -129,6 +129,26 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -
                 raise
 
 
+def read_committed(bootstrap: str, topic: str, *, enough=None, timeout: float = 30.0,
+                   client_id: str = "check") -> list:
+    """Every committed message of ``topic`` (``ringex.kafka.reading.read_to_end``), read again
+    until ``enough(messages)`` holds or ``timeout`` passes; the last read either way.
+
+    Why read again: the broker answers a commit once the transaction's outcome is in its log
+    and writes the partitions' commit markers after that, so a read started right after a
+    publisher's last commit can still stop below that transaction. A lost message stays
+    missing after the wait, and the caller's comparison names it."""
+    from ringex.kafka.reading import read_to_end
+
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = read_to_end(bootstrap, topic, timeout=max(1.0, deadline - time.monotonic()),
+                               client_id=client_id)
+        if enough is None or enough(messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """The broker's bootstrap address, after checking that it answers (fails loudly if not)."""

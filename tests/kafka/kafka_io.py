@@ -27,22 +27,22 @@ def produce(bootstrap: str, topic: str, messages, **config) -> None:
     assert not failures, failures
 
 
-def read_topic(bootstrap: str, topic: str, *, timeout: float = 30.0, expect: int | None = None):
-    """Every committed message of ``topic`` (all partitions, to each partition's end; with
-    ``expect``, read again until that many are there) as dicts, in partition then offset
-    order."""
-    from ringex.kafka.reading import read_to_end
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 30.0, expect: int | None = None,
+               enough=None):
+    """Every committed message of ``topic`` (all partitions, to each partition's end) as dicts,
+    in partition then offset order. With ``expect``, read again until that many are there
+    (and fail if they never are); with ``enough``, until ``enough(messages)`` holds on the
+    raw messages, then return the last read either way (``services.read_committed``)."""
+    from services import read_committed
 
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [{"partition": m.partition(), "offset": m.offset(), "key": m.key(),
-                  "value": m.value(), "headers": dict(m.headers() or ())}
-                 for m in read_to_end(bootstrap, topic, timeout=max(1.0, deadline - time.monotonic()),
-                                      client_id="read")]
-        if expect is None or len(found) >= expect:
-            return found
-        assert time.monotonic() < deadline, f"read {len(found)} of {expect} messages of {topic}"
-        time.sleep(0.2)
+    if expect is not None:
+        enough = lambda ms: len(ms) >= expect  # noqa: E731
+    messages = read_committed(bootstrap, topic, timeout=timeout, client_id="read",
+                              enough=enough)
+    assert expect is None or len(messages) >= expect, \
+        f"read {len(messages)} of {expect} messages of {topic}"
+    return [{"partition": m.partition(), "offset": m.offset(), "key": m.key(),
+             "value": m.value(), "headers": dict(m.headers() or ())} for m in messages]
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):

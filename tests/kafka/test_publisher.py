@@ -134,20 +134,13 @@ def test_a_crash_mid_batch_resumes_each_partition_from_its_own_tail(
 
 
 def read_committed_frames(bootstrap: str, topic: str, records: int, timeout: float = 30.0):
-    """The frames of ``topic`` once they hold at least ``records`` records (or at the timeout).
+    """The frames of ``topic`` once they hold at least ``records`` records (or at the
+    timeout: ``services.read_committed`` says why a read waits)."""
+    def enough(messages):
+        return sum(len(decode_event_frame(m.value())) for m in messages
+                   if is_event_frame(m.value())) >= records
 
-    Why a wait: the broker answers a commit once the transaction's outcome is in its log and
-    writes the partitions' commit markers after that, so a ``read_committed`` read started
-    right after the publisher's last commit can still stop below that transaction. A lost
-    event stays missing after the wait, and the byte comparison that follows names it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = read_topic(bootstrap, topic)
-        held = sum(len(decode_event_frame(m["value"])) for m in messages
-                   if is_event_frame(m["value"]))
-        if held >= records or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
+    return read_topic(bootstrap, topic, timeout=timeout, enough=enough)
 
 
 def check_frame_topics(settings, registry, events, *, frame_events: int = 4096):

@@ -240,21 +240,13 @@ class OrderLoad(threading.Thread):
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int = 0):
-    """Every committed message of ``topic`` (read_committed), to the end of each partition.
+    """Every committed message of ``topic`` (read_committed), to the end of each partition;
+    with ``at_least``, read again while fewer are there (``services.read_committed`` says
+    why), then return what was read: a real loss still shows in the caller's comparison."""
+    from services import read_committed
 
-    With ``at_least``, read again (until ``timeout``) while fewer are there, then return what
-    was read: the broker answers a commit before it has written every partition's marker, so a
-    read right after the last commit can end below it; a real loss still shows in the caller's
-    comparison."""
-    from ringex.kafka.reading import read_to_end
-
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = read_to_end(bootstrap, topic, timeout=max(1.0, deadline - time.monotonic()),
-                               client_id="check")
-        if len(messages) >= at_least or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
+    return read_committed(bootstrap, topic, timeout=timeout,
+                          enough=lambda messages: len(messages) >= at_least)
 
 
 def reference_of_orders(bootstrap: str, orders_topic: str, settings):

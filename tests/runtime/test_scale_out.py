@@ -36,7 +36,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
 
-from recovery_harness import Server, base_env, read_topic, reference_of_orders  # noqa: E402
+from recovery_harness import Server, base_env, reference_of_orders  # noqa: E402
+from services import read_committed  # noqa: E402
 
 from ringex.commands import new, pack  # noqa: E402
 from ringex.config import load_settings  # noqa: E402
@@ -229,17 +230,16 @@ class PairLoad(threading.Thread):
 def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],
                            timeout: float = 90.0) -> list:
     """The topic once each partition holds at least ``wanted[p]`` committed messages. Each
-    topic is waited for on its own: the broker answers a commit before it has written every
-    partition's marker, so `trades` can still end below a transaction whose `order-events`
-    are readable; more messages than wanted fail the byte comparison later."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = read_topic(bootstrap, topic)
-        counts = {p: sum(1 for m in messages if m.partition() == p) for p in wanted}
-        if all(counts[p] >= n for p, n in wanted.items()):
-            return messages
-        assert time.monotonic() < deadline, f"{topic}: {counts}, expected {wanted}"
-        time.sleep(0.5)
+    topic is waited for on its own (``services.read_committed`` says why); more messages than
+    wanted fail the byte comparison later."""
+    def counts(messages) -> dict[int, int]:
+        return {p: sum(1 for m in messages if m.partition() == p) for p in wanted}
+
+    messages = read_committed(bootstrap, topic, timeout=timeout,
+                              enough=lambda ms: all(n >= wanted[p] for p, n in counts(ms).items()))
+    got = counts(messages)
+    assert all(n >= wanted[p] for p, n in got.items()), f"{topic}: {got}, expected {wanted}"
+    return messages
 
 
 def _trade_count(events: np.ndarray) -> int:
