@@ -95,7 +95,7 @@ def _run_engine(engine, commands, events, digest=None, kinds=None):
 
 
 def _reference_pass(pairs, commands, capacity, engine_options):
-    from ringex.reference import ReferenceMatcher
+    from ringex.spec.matcher import ReferenceMatcher
 
     reference = ReferenceMatcher(pairs, order_capacity=capacity, **engine_options)
     digest = hashlib.blake2b(digest_size=16)

@@ -54,15 +54,15 @@ from ringex.records import (  # noqa: E402
     StpMode,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher  # noqa: E402
+from ringex.spec.json_events import (  # noqa: E402
+    events_to_json_reference,
+    trades_to_json_reference,
+)
+from ringex.spec.matcher import ReferenceMatcher  # noqa: E402
 from ringex.testing.generator import CommandStream  # noqa: E402
 from ringex.wire.ids import kafka_order_id  # noqa: E402
 from ringex.wire.json_commands_reference import decode_command_reference  # noqa: E402
 from ringex.wire.json_events import events_to_json, trades_to_json  # noqa: E402
-from ringex.wire.json_events_reference import (  # noqa: E402
-    events_to_json_reference,
-    trades_to_json_reference,
-)
 from ringex.wire.units import registry_units  # noqa: E402
 
 PARTITION = 3

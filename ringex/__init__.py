@@ -37,7 +37,7 @@ from ringex.records import (
 
 if TYPE_CHECKING:
     from ringex.engine import MatchingEngine
-    from ringex.reference import ReferenceMatcher
+    from ringex.spec.matcher import ReferenceMatcher
 
 __version__ = "0.1.0"
 
@@ -74,7 +74,7 @@ __all__ = [
     "LayoutMismatchError",
 ]
 
-_LAZY = {"MatchingEngine": "ringex.engine", "ReferenceMatcher": "ringex.reference"}
+_LAZY = {"MatchingEngine": "ringex.engine", "ReferenceMatcher": "ringex.spec.matcher"}
 
 
 def __getattr__(name: str):

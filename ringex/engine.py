@@ -6,7 +6,7 @@ once per batch (not once per command). :meth:`MatchingEngine.process_into` is th
 form for loops that own their output buffer (the engine process, benchmarks).
 
 A ``MatchingEngine`` is single-threaded and owns its state; the engine process is its only
-writer. Semantics are specified in ``docs/matching.md``; ``ringex.reference`` implements the
+writer. Semantics are specified in ``docs/matching.md``; ``ringex.spec.matcher`` implements the
 same rules in plain Python and the two are compared in the tests.
 """
 

@@ -35,7 +35,7 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
 from ringex.testing.checks import assert_well_formed
 from ringex.testing.differential import assert_same_events, compare_on_stream
 from ringex.testing.generator import CommandStream

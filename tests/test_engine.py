@@ -21,8 +21,8 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher
 from ringex.snapshot import decode_snapshot, encode_snapshot
+from ringex.spec.matcher import ReferenceMatcher
 
 PAIRS = [Pair.for_ticks(0), Pair.for_ticks(1, band=(50, 5_000))]
 

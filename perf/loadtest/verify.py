@@ -14,7 +14,7 @@
    not recorded anywhere, so ``seq`` and ``command_index`` (engine-wide counters) are left
    out and the trades are compared pair by pair, in order: matching itself is per pair.
 
-The matcher is the pure-Python :class:`ringex.reference.ReferenceMatcher` (~100K
+The matcher is the pure-Python :class:`ringex.spec.matcher.ReferenceMatcher` (~100K
 commands/s), or, with ``matcher="engine"``, the compiled :class:`ringex.engine.MatchingEngine`
 (itself verified against the reference by the differential tests and perf/bench_engine.py).
 ``corrupt`` lets a test damage the expected trades to show that the check fails.
@@ -98,7 +98,7 @@ def expected_trades(order_partitions: list[list], registry, *, default_account: 
 
         events = MatchingEngine(registry.pairs, order_capacity=order_capacity).process(commands)
     else:
-        from ringex.reference import ReferenceMatcher
+        from ringex.spec.matcher import ReferenceMatcher
 
         reference = ReferenceMatcher(registry.pairs, order_capacity=order_capacity)
         events = np.concatenate([reference.process(commands[i:i + 100_000])

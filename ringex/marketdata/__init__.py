@@ -18,8 +18,6 @@ from ringex.marketdata.interface import (
     Trade,
     interval_ms,
 )
-from ringex.marketdata.ohlcv import fold_candles
-from ringex.marketdata.orders import fold_orders
 
 if TYPE_CHECKING:
     from ringex.marketdata.redis_store import RedisMarketData
@@ -33,8 +31,6 @@ __all__ = [
     "Book",
     "INTERVALS",
     "interval_ms",
-    "fold_candles",
-    "fold_orders",
     "RedisMarketData",
     "SharedMemoryMarketData",
 ]

@@ -25,10 +25,10 @@ import time
 import numpy as np
 
 from ringex.marketdata.interface import INTERVALS
-from ringex.marketdata.ohlcv import fold_candles, window
-from ringex.marketdata.orders import fold_orders
 from ringex.pairs import Pair, PairRegistry
 from ringex.records import EVENT_DTYPE, EventKind, OrderStatus, Reason
+from ringex.spec.ohlcv import fold_candles, window
+from ringex.spec.order_status import fold_orders
 
 MIX = {EventKind.ACCEPTED: 0.40, EventKind.TRADE: 0.15, EventKind.CANCELED: 0.30,
        EventKind.AMENDED: 0.10, EventKind.REJECTED: 0.05}

@@ -10,7 +10,7 @@ travels in two forms:
   that neither Python string formatting (~5 us per order) nor redis-py's packing (~1 us per
   argument) is paid, and the script reads its ``ARGV`` instead of pattern-matching blobs.
 
-The texts equal those of :mod:`ringex.marketdata.redis_encode_reference` (the first, plain
+The texts equal those of :mod:`ringex.spec.redis_encode` (the first, plain
 Python encoder, kept as the oracle) byte for byte; ``tests/marketdata/test_redis_encode.py``
 pins it. Decimal strings are exact conversions through the pair registry
 (``Pair.ticks_to_price``, ``Pair.lots_to_qty``). Only :class:`BatchEncoder`'s owner (the

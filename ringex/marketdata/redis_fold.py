@@ -13,8 +13,8 @@ results:
   window of the buckets already stored is the same test against a constant, so the script
   applies it to whole folded candles and the result equals the trade-at-a-time fold.
 * **orders** (:func:`order_updates`, then :func:`fold_orders`): the updates of
-  ``orders.order_updates`` grouped by order id, each group composed into ONE row of
-  :data:`ORDER_FOLD_DTYPE`. Updates overwrite fields, so a group composes exactly:
+  ``ringex.spec.order_status.order_updates`` grouped by order id, each group composed into
+  ONE row of :data:`ORDER_FOLD_DTYPE`. Updates overwrite fields, so a group composes exactly:
 
   - a group with a ``REPLACE`` becomes a ``REPLACE`` with the state after the group (the last
     replace, with the fills after it);
@@ -57,7 +57,7 @@ RING_FOLD_DTYPE = np.dtype([
     ("head", "<i8"),  # the ring's newest-created candle in this batch, -1 if none
 ], align=True)
 
-#: One order's composed update for a batch (``mode`` from ``orders.UpdateMode``).
+#: One order's composed update for a batch (``mode`` as ``ringex.spec.order_status.UpdateMode``).
 ORDER_FOLD_DTYPE = np.dtype([
     ("mode", "<i8"), ("order_id", "<i8"), ("pair_id", "<i8"), ("account", "<i8"),
     ("client_order_id", "<i8"), ("side", "<i8"), ("order_type", "<i8"), ("tif", "<i8"),

@@ -6,7 +6,7 @@ kernels write the apply script's per-trade and per-order arguments (``redis_lua`
 into one ``uint8`` buffer with integer arithmetic only (:func:`encode_rows`), then frame them as
 RESP bulk strings (:func:`frame_args`), so the store hands the socket one buffer.
 
-The JSON texts are those of :mod:`ringex.marketdata.redis_encode_reference` byte for byte (the
+The JSON texts are those of :mod:`ringex.spec.redis_encode` byte for byte (the
 tests compare them): decimals are ``units * multiplier`` with ``places`` fractional digits
 (``ringex.wire.units.StepScale``, the same helpers as ``ringex.wire.json_event_kernel``); a
 price of 0 ticks or less and a negative quantity are empty, as are the decimals of a pair
@@ -43,7 +43,7 @@ def _add(text: str) -> int:
     return len(PIECES) - 1
 
 
-# order record: '{"order_id":%d,"pair":"%s","pair_id":%d,...}' (redis_encode_reference)
+# order record: '{"order_id":%d,"pair":"%s","pair_id":%d,...}' (ringex.spec.redis_encode)
 P_O_ORDER_ID = _add('{"order_id":')
 P_O_PAIR = _add(',"pair":"')
 P_O_PAIR_ID = _add('","pair_id":')

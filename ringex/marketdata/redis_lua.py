@@ -7,7 +7,7 @@ and by bucket of order ids (``redis_encode``, ``redis_kernel``). An order's othe
 as 8 bytes of its bucket's ``meta``, read with ``string.byte``: Redis 7.0's Lua makes, and
 hashes byte by byte, a string per argument, capture or ``string.sub``, and that per-row work
 (``string.gmatch`` captures, a table per row, JSON cut out of a blob) was most of the first
-script's time (``redis_lua_reference``, the oracle). Accounts' and pairs' messages come
+script's time (``ringex.spec.redis_lua``, the oracle). Accounts' and pairs' messages come
 ready-made; the script rebuilds an account's only when one of its rows wrote something else
 than its JSON (a fill merged into a stored record, a row the seq guard refused).
 

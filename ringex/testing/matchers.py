@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ringex.pairs import Pair
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
 
 __all__ = ["reference_matcher", "compiled_matcher", "MATCHER_FACTORIES"]
 

@@ -3,7 +3,7 @@
 Why it exists: the Kafka publisher's main cost was building one f-string per event (~3 us).
 This kernel writes the same bytes with integer arithmetic only and ends each message at
 ``offsets[i + 1]``; :mod:`ringex.wire.json_events` turns the buffer into ``bytes`` per message.
-:mod:`ringex.wire.json_events_reference` is the specification; tests compare the two byte for
+:mod:`ringex.spec.json_events` is the specification; tests compare the two byte for
 byte.
 
 Literal text lives in one table (:data:`PIECES`, ids ``P_*``), written by :func:`_piece`.

@@ -24,7 +24,7 @@ nothing needs escaping.
 How: :mod:`ringex.wire.json_event_kernel` writes a whole batch into one buffer;
 :func:`encode_events` / :func:`encode_trades` return ``(buffer, offsets)`` for callers that
 can use slices of it, :func:`events_to_json` / :func:`trades_to_json` cut it into one
-``bytes`` per message. The output equals :mod:`ringex.wire.json_events_reference` byte for
+``bytes`` per message. The output equals :mod:`ringex.spec.json_events` byte for
 byte (Hypothesis tests, ``perf/bench_wire.py``). Pure functions; the per-registry tables are
 cached and read-only, so any thread may call them.
 """

@@ -9,7 +9,7 @@ import numpy as np
 from ringex.marketdata.interface import INTERVAL_NAMES, INTERVALS
 from ringex.pairs import Pair, PairRegistry
 from ringex.records import EVENT_DTYPE, EventKind, OrderStatus, Side
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
 from ringex.testing.generator import CommandStream
 
 T0_NS = 1_700_000_000_000_000_000

@@ -23,11 +23,12 @@ from marketdata_streams import (
 )
 from ringex import commands as C
 from ringex.errors import ValidationError
-from ringex.marketdata import MarketDataStore, fold_candles, fold_orders
+from ringex.marketdata import MarketDataStore
 from ringex.marketdata.interface import INTERVALS, Book
-from ringex.marketdata.ohlcv import window
 from ringex.records import EventKind, OrderStatus, PairStatus, Reason, Side
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
+from ringex.spec.ohlcv import fold_candles, window
+from ringex.spec.order_status import fold_orders
 
 T0_MS = T0_NS // 1_000_000
 

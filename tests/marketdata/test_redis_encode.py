@@ -1,6 +1,6 @@
 """The compiled Redis protocol against the first one (the oracle), byte for byte.
 
-``redis_encode_reference`` + ``redis_lua_reference`` are the store's first encoder and apply
+``ringex.spec.redis_encode`` + ``ringex.spec.redis_lua`` are the store's first encoder and apply
 script, in plain Python and pattern-matching Lua. The store now formats trades and orders in
 ``redis_kernel`` and sends them one argument per value. Two pins:
 
@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 from marketdata_streams import make_registry, venue_events
-from ringex.marketdata import redis_encode_reference as R
-from ringex.marketdata import redis_lua_reference
 from ringex.marketdata.bench import synthetic_mix, synthetic_trades
 from ringex.marketdata.redis_encode import BatchEncoder
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EVENT_DTYPE, EventKind, Reason
+from ringex.spec import redis_encode as R
+from ringex.spec import redis_lua as redis_lua_spec
 
 
 # -- the texts ---------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class _ReferenceStore(RedisMarketData):
     def __init__(self, redis_client, registry, **options):
         super().__init__(redis_client, registry, **options)
         self._encoder = R.BatchEncoder(registry, self.candles_kept)
-        self._apply = redis_client.register_script(redis_lua_reference.APPLY_SCRIPT)
+        self._apply = redis_client.register_script(redis_lua_spec.APPLY_SCRIPT)
         self._head = [self.prefix, str(self.candles_kept), str(self.trades_kept),
                       str(self.order_ttl_s)]
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from marketdata_streams import make_registry, venue_events
-from ringex.marketdata import fold_orders
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EventKind
+from ringex.spec.order_status import fold_orders
 
 pytestmark = pytest.mark.redis
 

@@ -254,7 +254,7 @@ def reference_of_orders(bootstrap: str, orders_topic: str, settings):
     from ringex.errors import ValidationError
     from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, \
         timestamp_ns_of
-    from ringex.reference import ReferenceMatcher
+    from ringex.spec.matcher import ReferenceMatcher
 
     registry = settings.registry()
     chunks, order_ids = [], []
@@ -333,8 +333,8 @@ def check_redis_candles(redis_url, prefix, registry, expected, timeout=120.0) ->
     import redis
 
     from ringex.marketdata.interface import interval_ms
-    from ringex.marketdata.ohlcv import fold_candles
     from ringex.marketdata.redis_store import RedisMarketData
+    from ringex.spec.ohlcv import fold_candles
 
     store = RedisMarketData(redis.Redis.from_url(redis_url), registry, prefix=prefix)
     try:

@@ -21,11 +21,11 @@ from ringex.commands import cancel, new, pack
 from ringex.config import load_settings
 from ringex.marketdata.shm_store import SharedMemoryMarketData
 from ringex.records import Side
-from ringex.reference import ReferenceMatcher
 from ringex.ring.segment import list_segments
 from ringex.runtime.journal import journal_path, read_journal
 from ringex.runtime.submit import InboundClient
 from ringex.runtime.topology import read_ring_names
+from ringex.spec.matcher import ReferenceMatcher
 from recovery_harness import Server, base_env, newest_snapshot_hash
 
 

@@ -43,8 +43,8 @@ from ringex.commands import new, pack  # noqa: E402
 from ringex.config import load_settings  # noqa: E402
 from ringex.kafka.partitioning import partition_for  # noqa: E402
 from ringex.records import EventKind, Side  # noqa: E402
-from ringex.reference import ReferenceMatcher  # noqa: E402
 from ringex.ring.segment import list_segments  # noqa: E402
+from ringex.spec.matcher import ReferenceMatcher  # noqa: E402
 from ringex.wire.frames import encode_frame  # noqa: E402
 from ringex.wire.ids import kafka_order_id  # noqa: E402
 from ringex.wire.json_events import events_to_json, trades_to_json  # noqa: E402
@@ -251,8 +251,8 @@ def _check_candles(redis_url: str, prefix: str, registry, trades: np.ndarray,
     import redis
 
     from ringex.marketdata.interface import interval_ms
-    from ringex.marketdata.ohlcv import fold_candles
     from ringex.marketdata.redis_store import RedisMarketData
+    from ringex.spec.ohlcv import fold_candles
 
     store = RedisMarketData(redis.Redis.from_url(redis_url), registry, prefix=prefix)
     try:

@@ -24,14 +24,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ringex.commands import new, pack
 from ringex.config import load_settings
+from ringex.errors import ValidationError
 from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, timestamp_ns_of
 from ringex.marketdata.interface import interval_ms
-from ringex.marketdata.ohlcv import fold_candles
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EventKind, Side
-from ringex.reference import ReferenceMatcher
 from ringex.ring.segment import list_segments
-from ringex.errors import ValidationError
+from ringex.spec.matcher import ReferenceMatcher
+from ringex.spec.ohlcv import fold_candles
 from ringex.wire.frames import encode_frame
 from ringex.wire.json_events import events_to_json, trades_to_json
 

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 from ringex.config import load_settings
-from ringex.marketdata.ohlcv import fold_candles
 from ringex.marketdata.interface import interval_ms
 from ringex.marketdata.shm_store import SharedMemoryMarketData
 from ringex.records import EventKind
-from ringex.reference import ReferenceMatcher
 from ringex.ring.segment import list_segments
 from ringex.runtime.submit import InboundClient
 from ringex.runtime.topology import read_ring_names
+from ringex.spec.matcher import ReferenceMatcher
+from ringex.spec.ohlcv import fold_candles
 from ringex.wire.json_commands import decode_command
 
 

@@ -23,7 +23,7 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
 from ringex.testing.generator import CommandStream
 from ringex.wire import (
     FRAME_MAGIC,

@@ -22,7 +22,7 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher
+from ringex.spec.matcher import ReferenceMatcher
 from ringex.testing.generator import CommandStream
 from ringex.wire import event_json, events_to_json, trade_json, trades_to_json
 from ringex.wire.units import StepScale

@@ -1,6 +1,6 @@
 """The compiled event encoder writes exactly the reference encoder's bytes, for any record.
 
-The reference (:mod:`ringex.wire.json_events_reference`) is the old f-string encoder. Records
+The reference (:mod:`ringex.spec.json_events`) is the old f-string encoder. Records
 are drawn field by field over the whole int64 / uint8 range, with the edges (0, -1, +-2**63,
 every enum member and an unnamed code, pair ids inside and outside the registry) made likely,
 on registries whose scales exercise every path of the kernel: multiplier 1, a multiplier that
@@ -28,7 +28,8 @@ from ringex.records import (
     Side,
     TimeInForce,
 )
-from ringex.reference import ReferenceMatcher
+from ringex.spec.json_events import events_to_json_reference, trades_to_json_reference
+from ringex.spec.matcher import ReferenceMatcher
 from ringex.testing.generator import CommandStream
 from ringex.wire.json_events import (
     encode_events,
@@ -38,7 +39,6 @@ from ringex.wire.json_events import (
     trade_json,
     trades_to_json,
 )
-from ringex.wire.json_events_reference import events_to_json_reference, trades_to_json_reference
 from ringex.wire.units import StepScale
 
 INT64 = st.one_of(

@@ -15,8 +15,8 @@ Per event (``docs/marketdata.md`` has the table):
 * ``MASS_CANCELED`` and ``PAIR_STATUS`` change no order (the cancels come as ``CANCELED``).
 
 ``seq`` and ``timestamp_ns`` are the event's. :func:`fold_orders` is the oracle of the tests;
-the Redis store sends :func:`order_updates` to its Lua script; the shared-memory store compiles
-the same rules (``shm_kernels.py``).
+the Redis store composes the same updates in compiled code (``marketdata/redis_fold.py``) for
+its Lua script; the shared-memory store compiles the same rules (``marketdata/shm_kernels.py``).
 """
 
 from __future__ import annotations

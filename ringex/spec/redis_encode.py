@@ -1,8 +1,8 @@
 """The specification of the Redis store's batch text: the plain-Python encoder it had first.
 
 Kept as the oracle of :mod:`ringex.marketdata.redis_encode` (compiled, ``redis_kernel``), as
-``ringex.wire.json_events_reference`` is for the compiled JSON event encoder. Never used by the
-store itself. With :mod:`ringex.marketdata.redis_lua_reference` it is the whole first protocol:
+:mod:`ringex.spec.json_events` is for the compiled JSON event encoder. Never used by the
+store itself. With :mod:`ringex.spec.redis_lua` it is the whole first protocol:
 ``tests/marketdata/test_redis_encode.py`` applies the same batches through both protocols and
 requires the same keys, values and pub/sub messages, and compares the order and trade JSON
 texts, byte for byte, with the kernel's.

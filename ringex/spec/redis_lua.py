@@ -1,6 +1,6 @@
 """The first apply script of the Redis store: the oracle of :mod:`ringex.marketdata.redis_lua`.
 
-Never used by the store. It takes the rows of :mod:`ringex.marketdata.redis_encode_reference`
+Never used by the store. It takes the rows of :mod:`ringex.spec.redis_encode`
 (six tab-separated strings, cut apart with ``string.gmatch``); the tests run both protocols on
 the same batches and require identical keys, values and pub/sub messages. ``PUT_BOOK_SCRIPT``
 did not change and is not repeated here.
