@@ -1,10 +1,11 @@
 """Benchmark of the JSON edges: the compiled encoder and decoder against the reference ones.
 
 Prints one JSON line for the machine and one per case, each with ns per message for the
-reference (the plain-Python code the fast paths replaced, kept in ``ringex.wire``) and the
-fast path, measured in the same process run, alternately, median of ``--reps`` runs. Every
-run checks that both produced the same bytes (events) or the same records and errors
-(orders); a fast wrong answer fails the benchmark instead of printing a number.
+reference (the plain-Python code the fast paths replaced: ``ringex.spec.json_events`` and
+``ringex.wire.json_commands_fallback``) and the fast path, measured in the same process run,
+alternately, median of ``--reps`` runs. Every run checks that both produced the same bytes
+(events) or the same records and errors (orders); a fast wrong answer fails the benchmark
+instead of printing a number.
 
     python perf/bench_wire.py                 # all cases
     python perf/bench_wire.py --reps 9 --orders 20000 --batches 12
@@ -61,7 +62,7 @@ from ringex.spec.json_events import (  # noqa: E402
 from ringex.spec.matcher import ReferenceMatcher  # noqa: E402
 from ringex.testing.generator import CommandStream  # noqa: E402
 from ringex.wire.ids import kafka_order_id  # noqa: E402
-from ringex.wire.json_commands_reference import decode_command_reference  # noqa: E402
+from ringex.wire.json_commands_fallback import decode_command_reference  # noqa: E402
 from ringex.wire.json_events import events_to_json, trades_to_json  # noqa: E402
 from ringex.wire.units import registry_units  # noqa: E402
 

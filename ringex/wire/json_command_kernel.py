@@ -2,15 +2,15 @@
 found, written straight into ``COMMAND_DTYPE`` records.
 
 Why it exists: the bridge decodes every JSON order; in Python that cost ~7.5 us a message.
-This kernel applies the rules of :mod:`ringex.wire.json_commands_reference` to the messages
+This kernel applies the rules of :mod:`ringex.wire.json_commands_fallback` to the messages
 it is sure about and answers, per message:
 
-* :data:`DECODED`: the record is complete and equals the reference's (a string client id
+* :data:`DECODED`: the record is complete and equals the fallback's (a string client id
   is hashed here, by :func:`ringex.wire.blake2b.client_id_hash`);
-* :data:`FALLBACK`: anything else, including every message the reference would reject;
-  the caller decodes it with the reference, so each error still comes from there.
+* :data:`FALLBACK`: anything else, including every message the fallback would reject;
+  the caller decodes it with the fallback, so each error still comes from there.
 
-Invariant: the kernel never returns DECODED for a message the reference would
+Invariant: the kernel never returns DECODED for a message the fallback would
 reject or decode differently (Hypothesis tests compare the two). When unsure it falls back.
 
 The registry enters as one int64 array ``pairs`` (built by :mod:`ringex.wire.json_commands`),
@@ -100,12 +100,12 @@ _LIMIT, _MARKET = int(OrderType.LIMIT), int(OrderType.MARKET)
 _GTC, _IOC = int(TimeInForce.GTC), int(TimeInForce.IOC)
 _ALL_PAIRS = -1
 _NO = -1  # "not decoded": the caller falls back
-_HASH = -2  # a client id string the reference hashes
+_HASH = -2  # a client id string the fallback hashes
 _INT64_MAX_TEXT = np.frombuffer(b"9223372036854775807", dtype=np.uint8).copy()
 _POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 _MAX_DIGITS = 18  # of a decimal's scaled integer: below 10**18, so no int64 overflow
 
-# The native keys each command may carry besides type and version (json_commands_reference).
+# The native keys each command may carry besides type and version (json_commands_fallback).
 _ALLOWED = {
     _NEW: ("pair", "side", "order_type", "price", "quantity", "time_in_force", "post_only",
            "client_order_id", "stp", "account"),

@@ -10,7 +10,7 @@ exact numbers and a rejection that names the field. Two input formats are accept
   ``cancel_all``, ``set_status``.
 
 Shape, types, unknown and duplicate keys are checked by :mod:`ringex.wire.json_messages`;
-values and meaning by :mod:`ringex.wire.json_commands_reference`: enum names
+values and meaning by :mod:`ringex.wire.json_commands_fallback`: enum names
 (case-insensitive), exact prices and quantities on the pair's tick and lot (band and min/max
 included), and the flag rules the matcher would reject anyway (MARKET with GTC, post-only
 with MARKET or IOC/FOK). The checks that need book state (duplicates, unknown orders,
@@ -18,8 +18,8 @@ ownership, pair status, crossing post-only orders) stay in the matcher.
 
 Speed: a batch is decoded by the compiled kernel (:mod:`ringex.wire.json_command_kernel`)
 straight into records; the messages it is not sure about (every bad one among them) go
-through the reference decoder, which accepts them or raises the canonical
-``ValidationError``. Results and errors are those of the reference (tested with Hypothesis).
+through the plain-Python fallback decoder, which accepts them or raises the canonical
+``ValidationError``. Results and errors are those of the fallback (tested with Hypothesis).
 :func:`decode_batch` is the bridge-shaped entry: one outcome per message, in order.
 
 Ids: the caller assigns ``order_id`` (the bridge derives it with
@@ -43,7 +43,7 @@ from ringex.pairs import PairRegistry
 from ringex.records import COMMAND_DTYPE, Reason
 from ringex.wire import json_command_kernel as kernel
 from ringex.wire.blake2b import HASH_WORDS
-from ringex.wire.json_commands_reference import JSON_VERSION, decode_values
+from ringex.wire.json_commands_fallback import JSON_VERSION, decode_values
 from ringex.wire.json_messages import DEFAULT_MAX_BYTES
 from ringex.wire.units import registry_units
 

@@ -10,7 +10,7 @@ It accepts a strict subset of JSON and answers ``False`` for anything else, neve
 :class:`ringex.wire.json_messages.Message` (and, inside ``"order"``, of ``SeedOrder``),
 each at most once, with string values of printable ASCII without escapes, JSON numbers,
 ``true``/``false``/``null``, and one nested object only as ``"order"``. A ``False`` sends the
-message to the reference decoder, which accepts or names the problem; so the scanner may
+message to the fallback decoder, which accepts or names the problem; so the scanner may
 refuse valid JSON (escapes, non-ASCII), but must not accept what ``msgspec`` refuses.
 
 ``slots[field]`` receives ``(token, start, end, number_flags)`` (``token`` 0 = absent);

@@ -22,7 +22,7 @@ from ringex.errors import ValidationError
 from ringex.pairs import PairRegistry, default_pairs
 from ringex.records import COMMAND_DTYPE
 from ringex.wire.json_commands import decode_batch, decode_command, decode_commands
-from ringex.wire.json_commands_reference import (
+from ringex.wire.json_commands_fallback import (
     decode_command_reference,
     decode_commands_reference,
 )

@@ -1,10 +1,12 @@
-"""The original JSON command decoder, kept as the specification and as the fallback.
+"""The runtime fallback of the JSON command decoder: the plain-Python decoder, in production.
 
 Why it exists: :mod:`ringex.wire.json_commands` decodes the common messages with a compiled
 kernel (:mod:`ringex.wire.json_command_kernel`) and hands every message the kernel is not
 sure about to :func:`decode_values` here, so every ``ValidationError`` (field and message)
-still comes from this one plain-Python decoder. Tests (Hypothesis) compare the two on
-generated and mutated messages.
+still comes from this one plain-Python decoder. It is also the kernel's specification:
+:func:`decode_command_reference` and :func:`decode_commands_reference` decode whole messages
+with it alone, and tests (Hypothesis) and ``perf/bench_wire.py`` compare the two on generated
+and mutated messages.
 
 What it checks is described in :mod:`ringex.wire.json_commands` and ``docs/wire-format.md``:
 shape, types, unknown and duplicate keys in :mod:`ringex.wire.json_messages`; enum names
