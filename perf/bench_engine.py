@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -35,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import workloads  # noqa: E402
+from perf import workloads  # noqa: E402
+from perf.machine import host, versions  # noqa: E402
 
 EVENT_BUFFER = 1 << 16
 REFERENCE_BATCH = 10_000
@@ -47,25 +47,8 @@ REFERENCE_LIMIT = 2_500_000
 
 
 def machine_line() -> dict:
-    import numba
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "machine": {
-            "cpu": cpu,
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-        },
+        "machine": {**host(), **versions("numpy", "numba")},
         "conditions": {
             "event_buffer": EVENT_BUFFER,
             "threads": 1,

@@ -26,7 +26,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import selectors
 import signal
 import socket
@@ -38,6 +37,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from perf.machine import host, versions  # noqa: E402
+
 API_KEY = "bench-key"
 ACCOUNT = 7
 
@@ -49,23 +52,7 @@ def free_port() -> int:
 
 
 def machine_line() -> dict:
-    import falcon
-    import gunicorn
-    import msgspec
-    import numba
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()},
-            "versions": {"python": platform.python_version(), "falcon": falcon.__version__,
-                         "gunicorn": gunicorn.__version__, "msgspec": msgspec.__version__,
-                         "numba": numba.__version__}}
+    return {"machine": host(), "versions": versions("falcon", "gunicorn", "msgspec", "numba")}
 
 
 # -- servers ------------------------------------------------------------------------------

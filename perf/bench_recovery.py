@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import struct
 import sys
 import tempfile
@@ -33,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from perf.machine import host, versions  # noqa: E402
 from ringex.book.inspect import canonical_words  # noqa: E402
 from ringex.engine import MatchingEngine  # noqa: E402
 from ringex.pairs import default_pairs  # noqa: E402
@@ -46,15 +45,7 @@ TARGET_S = 5.0
 
 
 def machine_line() -> dict:
-    import numba
-
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"machine": {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-                        "numpy": np.__version__, "numba": numba.__version__}}
+    return {"machine": {**host(), **versions("numpy", "numba")}}
 
 
 def resting_orders(pairs, n: int, rng) -> np.ndarray:

@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from perf.machine import cpu_model, versions  # noqa: E402
 from ringex.jit import njit  # noqa: E402
 from ringex.ring import Ring, wait  # noqa: E402
 from ringex.ring.atomics import cpu_relax  # noqa: E402
@@ -376,17 +377,9 @@ def bench_queue(ctx, records, kind):
 
 
 def machine():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import numba
-
-    return {"machine": platform.machine(), "cpu": model, "cores": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "kernel": platform.release()}
+    return {"machine": platform.machine(), "cpu": cpu_model(), "cores": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2), **versions("numpy", "numba"),
+            "kernel": platform.release()}
 
 
 def main(argv=None):

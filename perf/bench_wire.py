@@ -31,17 +31,16 @@ import argparse
 import functools
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import msgspec
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from perf.machine import host, versions  # noqa: E402
 from ringex.errors import ValidationError  # noqa: E402
 from ringex.kafka.decode import decode_json_messages, decode_message  # noqa: E402
 from ringex.pairs import default_pairs  # noqa: E402
@@ -73,21 +72,9 @@ _ENCODE = msgspec.json.Encoder().encode
 
 
 def machine_line(args) -> dict:
-    import numba
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                    "load_average": [round(load, 2) for load in os.getloadavg()]},
-        "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "numba": numba.__version__, "msgspec": msgspec.__version__},
+        "machine": {**host(), "load_average": [round(load, 2) for load in os.getloadavg()]},
+        "versions": versions("numpy", "numba", "msgspec"),
         "conditions": {"reps": args.reps, "orders": args.orders, "event_batches": args.batches,
                        "seed": args.seed, "threads": 1,
                        "timed": "median over reps, reference and fast alternately"},

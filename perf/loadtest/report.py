@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from perf.machine import host
+
 __all__ = ["machine", "write_report", "write_png"]
 
 
@@ -27,14 +29,6 @@ def _version(module: str) -> str | None:
 
 
 def machine(bootstrap: str = "", redis_url: str = "") -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     versions = {name: _version(name) for name in
                 ("ringex", "numpy", "numba", "confluent-kafka", "msgspec", "hdrhistogram",
                  "redis", "psutil")}
@@ -55,8 +49,7 @@ def machine(bootstrap: str = "", redis_url: str = "") -> dict:
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions,
+    return {**host(), "python": platform.python_version(), "versions": versions,
             "load_average_at_end": load, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             "same_box": "broker, Redis, every ringex process and the load tester share it"}
 
