@@ -4,4 +4,6 @@
 - :mod:`ringex.testing.checks`: what every event stream must satisfy, whichever matcher made it.
 - :mod:`ringex.testing.live_orders`: the live orders, followed from events alone.
 - :mod:`ringex.testing.generator`: seeded, realistic random command streams.
+- :mod:`ringex.testing.synthetic_events`: seeded event streams for market data, built without
+  a matcher.
 """

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 from marketdata_streams import make_registry, venue_events
-from ringex.marketdata.bench import synthetic_mix, synthetic_trades
 from ringex.marketdata.redis_encode import BatchEncoder
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EVENT_DTYPE, EventKind, Reason
 from ringex.spec import redis_encode as R
 from ringex.spec import redis_lua as redis_lua_spec
+from ringex.testing.synthetic_events import synthetic_mix, synthetic_trades
 
 
 # -- the texts ---------------------------------------------------------------------------------
