@@ -6,16 +6,17 @@ kernels write the apply script's per-trade and per-order arguments (``redis_lua`
 into one ``uint8`` buffer with integer arithmetic only (:func:`encode_rows`), then frame them as
 RESP bulk strings (:func:`frame_args`), so the store hands the socket one buffer.
 
-The JSON texts are those of :mod:`ringex.spec.redis_encode` byte for byte (the
-tests compare them): decimals are ``units * multiplier`` with ``places`` fractional digits
-(``ringex.wire.units.StepScale``, the same helpers as ``ringex.wire.json_event_kernel``); a
-price of 0 ticks or less and a negative quantity are empty, as are the decimals of a pair
-outside the registry, which is named ``#<pair_id>``. An enum code without a name is written as
-its number.
+The JSON texts are those of :mod:`ringex.spec.redis_encode` byte for byte (the tests compare
+them): decimals are ``units * multiplier`` with ``places`` fractional digits
+(``ringex.wire.units.StepScale``); a price of 0 ticks or less and a negative quantity are empty,
+as are the decimals of a pair outside the registry, which is named ``#<pair_id>``. An enum code
+without a name is written as its number. Pieces, integers and decimals are written by
+:mod:`ringex.wire.ascii_kernel`, as in the JSON event encoder.
 
 Invariants: the caller sizes ``out`` with :func:`ringex.marketdata.redis_encode` 's bounds
 (every literal plus the widest number of each field) and every buffer ends with 16 spare bytes,
-because pieces are copied 16 bytes at a time. Nothing is bounds-checked. Kernels allocate
+because pieces are copied 16 bytes at a time (the buffer contract of
+:mod:`ringex.wire.ascii_kernel`). Nothing is bounds-checked. Kernels allocate
 nothing; the caller owns every array.
 """
 
@@ -24,8 +25,15 @@ from __future__ import annotations
 import numpy as np
 
 from ringex.jit import njit
-from ringex.wire.json_event_kernel import (_U64_MAX, _copy, _fixed_limbs, _fixed_u64, _int,
-                                          _piece, _u64)
+from ringex.wire.ascii_kernel import (
+    U64_MAX,
+    write_bytes,
+    write_fixed_limbs,
+    write_fixed_u64,
+    write_int,
+    write_piece,
+    write_u64,
+)
 
 __all__ = ["PIECES", "META_BYTES", "E_SIDE", "E_TYPE", "E_TIF", "E_STATUS", "E_REASON", "NO_NAME",
            "encode_rows", "frame_args", "ORDER_BUCKET"]
@@ -93,8 +101,8 @@ def _name(out, pos, code, table, enum_pieces, text, spans):
     if 0 <= code < enum_pieces.shape[1]:
         piece = enum_pieces[table, code]
         if piece != NO_NAME:
-            return _piece(out, pos, text, spans, piece)
-    return _int(out, pos, code)
+            return write_piece(out, pos, text, spans, piece)
+    return write_int(out, pos, code)
 
 
 @njit(inline="always")
@@ -102,9 +110,9 @@ def _decimal(out, pos, units, scale, places, small, limbs, scratch):
     """``units * step`` of pair row ``scale`` (units >= 0; the caller decides emptiness)."""
     magnitude = np.uint64(units)
     multiplier = small[scale]
-    if multiplier > 0 and magnitude <= _U64_MAX // np.uint64(multiplier):
-        return _fixed_u64(out, pos, magnitude * np.uint64(multiplier), places[scale], False)
-    return _fixed_limbs(out, pos, magnitude, limbs, scale, places[scale], False, scratch)
+    if multiplier > 0 and magnitude <= U64_MAX // np.uint64(multiplier):
+        return write_fixed_u64(out, pos, magnitude * np.uint64(multiplier), places[scale], False)
+    return write_fixed_limbs(out, pos, magnitude, limbs, scale, places[scale], False, scratch)
 
 
 @njit(inline="always")
@@ -133,84 +141,84 @@ def _u24(out, at, value):
 def _pair_name(out, pos, pair_id, scale, name_pieces, text, spans):
     """The pair's name (a registered pair's piece), or ``#<pair_id>``."""
     if scale >= 0:
-        return _piece(out, pos, text, spans, name_pieces[scale])
+        return write_piece(out, pos, text, spans, name_pieces[scale])
     out[pos] = 35  # "#"
-    return _int(out, pos + 1, np.int64(pair_id))
+    return write_int(out, pos + 1, np.int64(pair_id))
 
 
 @njit(inline="always")
 def _trade_json(out, pos, event, pair_id, scale, json_names, text, spans, enum_pieces,
                 price_places, price_small, price_limbs, qty_places, qty_small, qty_limbs,
                 scratch):
-    pos = _piece(out, pos, text, spans, P_T_PAIR)
+    pos = write_piece(out, pos, text, spans, P_T_PAIR)
     pos = _pair_name(out, pos, pair_id, scale, json_names, text, spans)
-    pos = _piece(out, pos, text, spans, P_T_SEQ)
-    pos = _int(out, pos, np.int64(event.seq))
-    pos = _piece(out, pos, text, spans, P_T_TS)
-    pos = _int(out, pos, np.int64(event.timestamp_ns))
-    pos = _piece(out, pos, text, spans, P_T_PRICE)
+    pos = write_piece(out, pos, text, spans, P_T_SEQ)
+    pos = write_int(out, pos, np.int64(event.seq))
+    pos = write_piece(out, pos, text, spans, P_T_TS)
+    pos = write_int(out, pos, np.int64(event.timestamp_ns))
+    pos = write_piece(out, pos, text, spans, P_T_PRICE)
     pos = _price(out, pos, event.price, scale, price_places, price_small, price_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_T_QTY)
+    pos = write_piece(out, pos, text, spans, P_T_QTY)
     pos = _qty(out, pos, event.trade_qty, scale, qty_places, qty_small, qty_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_T_SIDE)
+    pos = write_piece(out, pos, text, spans, P_T_SIDE)
     pos = _name(out, pos, event.side, E_SIDE, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_T_PRICE_TICKS)
-    pos = _int(out, pos, np.int64(event.price))
-    pos = _piece(out, pos, text, spans, P_T_QTY_LOTS)
-    pos = _int(out, pos, np.int64(event.trade_qty))
-    pos = _piece(out, pos, text, spans, P_T_TAKER)
-    pos = _int(out, pos, np.int64(event.order_id))
-    pos = _piece(out, pos, text, spans, P_T_MAKER)
-    pos = _int(out, pos, np.int64(event.maker_order_id))
-    return _piece(out, pos, text, spans, P_END)
+    pos = write_piece(out, pos, text, spans, P_T_PRICE_TICKS)
+    pos = write_int(out, pos, np.int64(event.price))
+    pos = write_piece(out, pos, text, spans, P_T_QTY_LOTS)
+    pos = write_int(out, pos, np.int64(event.trade_qty))
+    pos = write_piece(out, pos, text, spans, P_T_TAKER)
+    pos = write_int(out, pos, np.int64(event.order_id))
+    pos = write_piece(out, pos, text, spans, P_T_MAKER)
+    pos = write_int(out, pos, np.int64(event.maker_order_id))
+    return write_piece(out, pos, text, spans, P_END)
 
 
 @njit(inline="always")
 def _order_json(out, pos, order, scale, json_names, text, spans, enum_pieces, price_places,
                 price_small, price_limbs, qty_places, qty_small, qty_limbs, scratch):
-    pos = _piece(out, pos, text, spans, P_O_ORDER_ID)
-    pos = _int(out, pos, order.order_id)
-    pos = _piece(out, pos, text, spans, P_O_PAIR)
+    pos = write_piece(out, pos, text, spans, P_O_ORDER_ID)
+    pos = write_int(out, pos, order.order_id)
+    pos = write_piece(out, pos, text, spans, P_O_PAIR)
     pos = _pair_name(out, pos, order.pair_id, scale, json_names, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_PAIR_ID)
-    pos = _int(out, pos, order.pair_id)
-    pos = _piece(out, pos, text, spans, P_O_ACCOUNT)
-    pos = _int(out, pos, order.account)
-    pos = _piece(out, pos, text, spans, P_O_CLIENT_ORDER_ID)
-    pos = _int(out, pos, order.client_order_id)
-    pos = _piece(out, pos, text, spans, P_O_SIDE)
+    pos = write_piece(out, pos, text, spans, P_O_PAIR_ID)
+    pos = write_int(out, pos, order.pair_id)
+    pos = write_piece(out, pos, text, spans, P_O_ACCOUNT)
+    pos = write_int(out, pos, order.account)
+    pos = write_piece(out, pos, text, spans, P_O_CLIENT_ORDER_ID)
+    pos = write_int(out, pos, order.client_order_id)
+    pos = write_piece(out, pos, text, spans, P_O_SIDE)
     pos = _name(out, pos, order.side, E_SIDE, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_TYPE)
+    pos = write_piece(out, pos, text, spans, P_O_TYPE)
     pos = _name(out, pos, order.order_type, E_TYPE, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_TIF)
+    pos = write_piece(out, pos, text, spans, P_O_TIF)
     pos = _name(out, pos, order.tif, E_TIF, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_PRICE)
+    pos = write_piece(out, pos, text, spans, P_O_PRICE)
     pos = _price(out, pos, order.price, scale, price_places, price_small, price_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_O_PRICE_TICKS)
-    pos = _int(out, pos, order.price)
+    pos = write_piece(out, pos, text, spans, P_O_PRICE_TICKS)
+    pos = write_int(out, pos, order.price)
     seq_at = pos
-    pos = _piece(out, pos, text, spans, P_O_SEQ)
-    pos = _int(out, pos, order.seq)
+    pos = write_piece(out, pos, text, spans, P_O_SEQ)
+    pos = write_int(out, pos, order.seq)
     seq_end = pos
-    pos = _piece(out, pos, text, spans, P_O_TS)
-    pos = _int(out, pos, order.timestamp_ns)
-    pos = _piece(out, pos, text, spans, P_O_STATUS)
+    pos = write_piece(out, pos, text, spans, P_O_TS)
+    pos = write_int(out, pos, order.timestamp_ns)
+    pos = write_piece(out, pos, text, spans, P_O_STATUS)
     pos = _name(out, pos, order.status, E_STATUS, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_REASON)
+    pos = write_piece(out, pos, text, spans, P_O_REASON)
     pos = _name(out, pos, order.reason, E_REASON, enum_pieces, text, spans)
-    pos = _piece(out, pos, text, spans, P_O_QUANTITY)
+    pos = write_piece(out, pos, text, spans, P_O_QUANTITY)
     pos = _qty(out, pos, order.quantity, scale, qty_places, qty_small, qty_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_O_FILLED)
+    pos = write_piece(out, pos, text, spans, P_O_FILLED)
     pos = _qty(out, pos, order.filled, scale, qty_places, qty_small, qty_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_O_LEAVES)
+    pos = write_piece(out, pos, text, spans, P_O_LEAVES)
     pos = _qty(out, pos, order.leaves, scale, qty_places, qty_small, qty_limbs, scratch)
-    pos = _piece(out, pos, text, spans, P_O_QUANTITY_LOTS)
-    pos = _int(out, pos, order.quantity)
-    pos = _piece(out, pos, text, spans, P_O_FILLED_LOTS)
-    pos = _int(out, pos, order.filled)
-    pos = _piece(out, pos, text, spans, P_O_LEAVES_LOTS)
-    pos = _int(out, pos, order.leaves)
-    return _piece(out, pos, text, spans, P_END), seq_at, seq_end
+    pos = write_piece(out, pos, text, spans, P_O_QUANTITY_LOTS)
+    pos = write_int(out, pos, order.quantity)
+    pos = write_piece(out, pos, text, spans, P_O_FILLED_LOTS)
+    pos = write_int(out, pos, order.filled)
+    pos = write_piece(out, pos, text, spans, P_O_LEAVES_LOTS)
+    pos = write_int(out, pos, order.leaves)
+    return write_piece(out, pos, text, spans, P_END), seq_at, seq_end
 
 
 @njit
@@ -267,11 +275,12 @@ def encode_rows(trades, trade_ends, trades_kept, orders, n_orders, order_group, 
         pos += 1
         arg += 1
         offsets[arg] = pos
-        pos = _int(out, pos, np.int64(high - keep))
+        pos = write_int(out, pos, np.int64(high - keep))
         arg += 1
         offsets[arg] = pos
         for row in range(high - keep):
-            pos = _copy(out, pos, out, json_spans[row, 0], json_spans[row, 1] - json_spans[row, 0])
+            pos = write_bytes(out, pos, out, json_spans[row, 0],
+                              json_spans[row, 1] - json_spans[row, 0])
             arg += 1
             offsets[arg] = pos
         low = high
@@ -283,7 +292,7 @@ def encode_rows(trades, trade_ends, trades_kept, orders, n_orders, order_group, 
         while end < n_orders and orders[end].order_id // ORDER_BUCKET == bucket:
             end += 1
         buckets += 1
-        pos = _int(out, pos, bucket)
+        pos = write_int(out, pos, bucket)
         arg += 1
         offsets[arg] = pos
         meta = pos  # filled in as the JSON texts are written
@@ -291,7 +300,7 @@ def encode_rows(trades, trade_ends, trades_kept, orders, n_orders, order_group, 
         arg += 1
         offsets[arg] = pos
         for row in range(first, end):
-            pos = _int(out, pos, orders[row].order_id)
+            pos = write_int(out, pos, orders[row].order_id)
             arg += 1
             offsets[arg] = pos
         for row in range(first, end):
@@ -324,8 +333,8 @@ def encode_rows(trades, trade_ends, trades_kept, orders, n_orders, order_group, 
     low = 0
     for group in range(group_ends.shape[0]):
         high = group_ends[group]
-        pos = _piece(out, pos, text, spans, channel)
-        pos = _int(out, pos, orders[group_rows[low]].account)
+        pos = write_piece(out, pos, text, spans, channel)
+        pos = write_int(out, pos, orders[group_rows[low]].account)
         arg += 1
         offsets[arg] = pos
         out[pos] = 91  # "["
@@ -335,7 +344,8 @@ def encode_rows(trades, trade_ends, trades_kept, orders, n_orders, order_group, 
                 out[pos] = 44  # ","
                 pos += 1
             row = group_rows[at]
-            pos = _copy(out, pos, out, json_spans[row, 0], json_spans[row, 1] - json_spans[row, 0])
+            pos = write_bytes(out, pos, out, json_spans[row, 0],
+                              json_spans[row, 1] - json_spans[row, 0])
         out[pos] = 93  # "]"
         pos += 1
         arg += 1
@@ -354,10 +364,10 @@ def frame_args(source, offsets, n_args, out):
         start = offsets[arg]
         length = offsets[arg + 1] - start
         out[pos] = 36  # "$"
-        pos = _u64(out, pos + 1, np.uint64(length), 1)
+        pos = write_u64(out, pos + 1, np.uint64(length), 1)
         out[pos] = 13
         out[pos + 1] = 10
-        pos = _copy(out, pos + 2, source, start, length)
+        pos = write_bytes(out, pos + 2, source, start, length)
         out[pos] = 13
         out[pos + 1] = 10
         pos += 2

@@ -15,7 +15,8 @@ converts decimals exactly with integer arithmetic. Every rejection is a
 specification of every byte.
 
 The two JSON hot paths are compiled: ``json_event_kernel`` writes a batch of events into one
-buffer, ``json_scan`` + ``json_command_kernel`` (+ ``blake2b`` for string client ids)
+buffer (numbers and literals through ``ascii_kernel``, which the Redis store's encoder shares),
+``json_scan`` + ``json_command_kernel`` (+ ``blake2b`` for string client ids)
 decode the common orders and hand anything else to ``json_commands_fallback``, the plain
 Python decoder they replaced. The plain Python encoder the event kernel replaced is the
 specification :mod:`ringex.spec.json_events`. The fast paths must equal them
