@@ -1,7 +1,7 @@
 """The binary frame: many fixed-size records in one Kafka message, for throughput.
 
 Two kinds share one container: the command frame (magic ``RGXF``, ``COMMAND_DTYPE`` records,
-into `orders`) and the event frame (magic ``RGXE``, ``EVENT_DTYPE`` records of 152 bytes, out
+into `orders`) and the event frame (magic ``RGXE``, ``EVENT_DTYPE`` records of 144 bytes, out
 of the publisher into `order-events` and `trades` when ``kafka.events_format = "frame"``).
 
 Why it exists: JSON costs microseconds per order; a frame costs a header check, a CRC and one
