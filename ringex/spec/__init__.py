@@ -16,7 +16,9 @@ the same bytes, records or state, so a fast wrong answer fails.
 
 The rule: production modules never import from ``ringex.spec``. Tests, ``perf/``,
 :mod:`ringex.testing` and the lazy ``ringex.ReferenceMatcher`` export may. A spec may import
-production vocabulary and constants (records, pairs, units, a layout constant), never the
-other way round. The JSON command decoder's plain-Python version is not here: it runs in
-production as the compiled decoder's fallback (:mod:`ringex.wire.json_commands_fallback`).
+production vocabulary, constants and helpers outside what it specifies (records, pairs, units;
+the Redis store's fold, bucket size and decimal cache), never the other way round.
+
+The JSON command decoder's plain-Python version is not here: it runs in production as the
+compiled decoder's fallback (:mod:`ringex.wire.json_commands_fallback`).
 """

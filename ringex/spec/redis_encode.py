@@ -10,32 +10,23 @@ texts, byte for byte, with the kernel's.
 The batch is folded in compiled code first (``redis_fold``), then formatted here: a row per
 candle and ring the batch touches, per trade and per order, as six strings of
 newline-terminated, tab-separated records (a JSON text never holds a raw tab or newline).
-Decimal strings come from the pair registry (``Pair.ticks_to_price``, ``Pair.lots_to_qty``).
+Decimal strings come from the pair registry (``Pair.ticks_to_price``, ``Pair.lots_to_qty``),
+through the store's own cache (``redis_encode.PairText``); the bucket size is the store's
+``ORDER_BUCKET``.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 
 from ringex.marketdata import redis_fold as F
 from ringex.marketdata.interface import CLOSED_STATUSES, INTERVALS
-from ringex.pairs import Pair, PairRegistry
+from ringex.marketdata.redis_encode import ORDER_BUCKET, PairText
+from ringex.pairs import PairRegistry
 from ringex.records import OrderStatus, OrderType, Reason, Side, TimeInForce
 
-__all__ = ["BatchEncoder", "PairText", "ORDER_JSON_FIELDS", "ORDER_BUCKET"]
+__all__ = ["BatchEncoder"]
 
-#: Order records live in hashes of this many consecutive ids (``orders:{order_id // N}``).
-ORDER_BUCKET = 1024
-
-#: The order record's JSON fields, in order. From ``seq`` on: the fields a fill changes.
-ORDER_JSON_FIELDS = (
-    "order_id", "pair", "pair_id", "account", "client_order_id", "side", "type", "tif",
-    "price", "price_ticks",
-    "seq", "ts", "status", "reason", "quantity", "filled", "leaves",
-    "quantity_lots", "filled_lots", "leaves_lots",
-)
 _ORDER_META = '%d\t%d\t%d\t%d\t%d\t%d\t%d\n'
 _ORDER_JSON = (
     '{"order_id":%d,"pair":"%s","pair_id":%d,"account":%d,'
@@ -55,41 +46,6 @@ def _names(enum_type) -> dict[int, str]:
 
 _SIDE, _TYPE, _TIF = _names(Side), _names(OrderType), _names(TimeInForce)
 _STATUS, _REASON = _names(OrderStatus), _names(Reason)
-
-
-class PairText:
-    """Decimal strings of one pair's ticks and lots, cached (prices repeat).
-
-    A price of 0 ticks (a market order, or a taker whose limit the store never saw) is "".
-    """
-
-    def __init__(self, pair: Pair):
-        self.pair = pair
-        self.name = pair.name
-        self.json_name = json.dumps(pair.name)[1:-1]
-        places = max(0, -pair.lot_size.as_tuple().exponent)
-        self.lot_scale = places
-        self.lot_mantissa = int(pair.lot_size.scaleb(places))
-        self._prices: dict[int, str] = {0: ""}
-        self._qtys: dict[int, str] = {}
-
-    def price(self, ticks: int) -> str:
-        text = self._prices.get(ticks)
-        if text is None:
-            text = self.pair.ticks_to_price(ticks) if ticks > 0 else ""
-            if len(self._prices) > 100_000:
-                self._prices = {0: ""}
-            self._prices[ticks] = text
-        return text
-
-    def qty(self, lots: int) -> str:
-        text = self._qtys.get(lots)
-        if text is None:
-            text = self.pair.lots_to_qty(lots) if lots >= 0 else ""
-            if len(self._qtys) > 100_000:
-                self._qtys = {}
-            self._qtys[lots] = text
-        return text
 
 
 class _UnknownPairText:
