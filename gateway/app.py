@@ -22,7 +22,7 @@ from gateway.account_orders import MemoryAccountOrders
 from gateway.dependencies import Dependencies
 from gateway.resources.marketdata import BookResource, CandlesResource, TradesResource
 from gateway.resources.orders import (BatchResource, OrderDesk, OrderResource, OrdersResource,
-                                      SeedOrderResource)
+                                      EnvelopeOrderResource)
 from gateway.resources.pairs import PairsResource
 from gateway.resources.service import HealthResource, MetricsResource, OpenApiResource
 
@@ -30,7 +30,7 @@ __all__ = ["create_app", "get_app", "ROUTES", "Dependencies"]
 
 #: (path template, resource name) in registration order.
 ROUTES = (
-    ("/order", "seed_order"),
+    ("/order", "envelope_order"),
     ("/orders", "orders"),
     ("/orders/batch", "batch"),
     ("/orders/{order_id}", "order"),
@@ -55,7 +55,7 @@ def create_app(dependencies: Dependencies) -> falcon.App:
     problems.install(app)
     desk = OrderDesk(dependencies)
     resources = {
-        "seed_order": SeedOrderResource(desk),
+        "envelope_order": EnvelopeOrderResource(desk),
         "orders": OrdersResource(desk),
         "batch": BatchResource(desk),
         "order": OrderResource(desk),

@@ -1,7 +1,7 @@
 """gunicorn settings of the ringex gateway.
 
-``ringex serve`` runs ``gunicorn -c gateway/gunicorn.conf.py 'gateway.app:get_app()'`` (see
-``ringex/runtime/gateway_process.py``); it also works by hand with the same environment
+``ringex serve`` runs ``gunicorn -c python:gateway.gunicorn_config 'gateway.app:get_app()'``
+(see ``ringex/runtime/gateway_process.py``); it also works by hand with the same environment
 (``GATEWAY_SETTINGS_FILE``, or the ``RINGEX_*`` variables of ``load_settings``).
 
 The ring producer, the Kafka producer and the Redis connections are opened in ``post_fork``,
@@ -9,9 +9,11 @@ in each worker, never in the master: librdkafka is not fork-safe, and a ring pro
 belongs to one process.
 """
 
+from ringex.config import settings_of_process
+
 from gateway import wiring
 
-_settings = wiring.settings_from_environment()
+_settings = settings_of_process()
 
 bind = [_settings.gateway.bind]
 workers = _settings.gateway.workers
