@@ -55,6 +55,7 @@ def _gateway(args) -> int:
     """The REST gateway alone, for a distributed deployment (its own host or container):
     it needs only Kafka (orders) and Redis (market data, accounts, rate limits)."""
     from ringex.runtime.gateway_process import gateway_main
+    from ringex.runtime.preflight import check_bind
     from ringex.runtime.topology import RingNames
 
     settings = settings_from_args(args)
@@ -62,6 +63,7 @@ def _gateway(args) -> int:
         print("ringex gateway serves a distributed exchange (--kafka and --redis); an embedded "
               "exchange runs its gateway inside `ringex serve`", file=sys.stderr)
         return 2
+    check_bind(settings.gateway.bind, "gateway.bind")
     gateway_main(settings, RingNames(inbound="", outbound="", books="", embedded=False))
     return 0
 

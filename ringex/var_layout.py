@@ -5,6 +5,7 @@ else computes a ring offset but ``ring/layout.py``. Each entry names its single 
 
     <var_dir>/
     ├── run/                        state of the running exchange on this host
+    │   ├── serve.lock              held (flock) while `ringex serve` runs; its pid   supervisor
     │   ├── rings.json              segment names of this run           supervisor
     │   ├── journal.json            the run's journal base              supervisor
     │   ├── input-positions.json    positions the newest snapshot covers  engine
@@ -44,6 +45,10 @@ class VarLayout:
     @property
     def run_dir(self) -> Path:
         return self.root / "run"
+
+    @property
+    def serve_lock(self) -> Path:
+        return self.run_dir / "serve.lock"
 
     @property
     def ring_names(self) -> Path:

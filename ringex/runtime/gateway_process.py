@@ -10,8 +10,9 @@ producer after the fork (``post_fork``).
 The runtime names the gateway only by module path: the ``gateway`` package depends on
 ``ringex``, never the reverse.
 
-Embedded mode with no ``gateway.api_keys`` gets one demo key, printed at start-up and written
-to :attr:`VarLayout.demo_key`; it maps to ``runtime.default_account``.
+Embedded mode with no ``gateway.api_keys`` gets one demo key, printed at start-up and kept in
+:attr:`VarLayout.demo_key` (the same key on every start over that directory); it maps to
+``runtime.default_account``.
 """
 
 from __future__ import annotations
@@ -46,11 +47,18 @@ def _write_private(path, text: str) -> None:
 
 
 def ensure_demo_key(settings: Settings) -> str | None:
-    """The demo key of an embedded exchange without configured keys (new on each start)."""
+    """The demo key of an embedded exchange without configured keys: the one this runtime
+    directory already has, else a new one. A restart keeps the key its clients hold."""
     if settings.gateway.api_keys or not settings.embedded:
         return None
-    key = f"demo-{secrets.token_urlsafe(18)}"
-    _write_private(VarLayout(settings.runtime.var_dir).demo_key, key + "\n")
+    path = VarLayout(settings.runtime.var_dir).demo_key
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if not key.startswith("demo-"):
+        key = f"demo-{secrets.token_urlsafe(18)}"
+        _write_private(path, key + "\n")
     return key
 
 
