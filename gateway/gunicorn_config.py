@@ -9,9 +9,17 @@ in each worker, never in the master: librdkafka is not fork-safe, and a ring pro
 belongs to one process.
 """
 
+import gunicorn.util
+
 from ringex.config import settings_of_process
 
-from gateway import wiring
+from gateway import problems, wiring
+
+# The errors gunicorn answers before the app sees a request (414, 431, a malformed request
+# line or chunk) are problem+json like every other error. Workers call util.write_error by
+# module attribute, so replacing it here, in the master before the fork, covers them all.
+assert callable(getattr(gunicorn.util, "write_error", None)), "gunicorn changed write_error"
+gunicorn.util.write_error = problems.write_server_error
 
 _settings = settings_of_process()
 
