@@ -7,7 +7,7 @@ for each account and looks each one up in the store. Orders that reached the exc
 another road (Kafka-native producers) are not listed; ids the store has evicted are skipped.
 
 * :class:`FileAccountOrders` (embedded mode): one append-only file of little-endian int64 ids
-  per account under ``<var_dir>/run/gateway-orders/``. Every worker appends with ``O_APPEND``
+  per account under ``VarLayout.gateway_orders``. Every worker appends with ``O_APPEND``
   (one ``write`` per request, so records of two workers never interleave).
 * :class:`RedisAccountOrders` (distributed mode): one Redis list per account, trimmed to the
   newest ``keep`` ids.
@@ -19,12 +19,24 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["FileAccountOrders", "RedisAccountOrders", "MemoryAccountOrders"]
+__all__ = ["AccountOrders", "FileAccountOrders", "RedisAccountOrders", "MemoryAccountOrders"]
 
 _ID = np.dtype("<i8")
+
+
+class AccountOrders(Protocol):
+    def record(self, account: int, order_ids: list[int]) -> None:
+        """Remember ``order_ids`` as the account's newest."""
+
+    def recent(self, account: int, limit: int) -> list[int]:
+        """The account's newest ``limit`` ids, newest last."""
+
+    def close(self) -> None:
+        ...
 
 
 class FileAccountOrders:

@@ -3,6 +3,7 @@
 ::
 
     request ─► AccessMiddleware (API key -> account, token bucket, metrics)
+            ─► KnownQueryParameters (only the query parameters gateway.openapi documents)
             ─► resource (orders | marketdata | pairs | service)
                  orders ─► gateway.requests (exact decoding via ringex.wire) ─► OrderSink
                  reads  ─► market-data store
@@ -20,9 +21,11 @@ from gateway import problems
 from gateway.access import AccessMiddleware
 from gateway.account_orders import MemoryAccountOrders
 from gateway.dependencies import Dependencies
+from gateway.openapi import openapi_document
+from gateway.query_check import KnownQueryParameters
 from gateway.resources.marketdata import BookResource, CandlesResource, TradesResource
 from gateway.resources.orders import (BatchResource, OrderDesk, OrderResource, OrdersResource,
-                                      SeedOrderResource)
+                                      EnvelopeOrderResource)
 from gateway.resources.pairs import PairsResource
 from gateway.resources.service import HealthResource, MetricsResource, OpenApiResource
 
@@ -30,7 +33,7 @@ __all__ = ["create_app", "get_app", "ROUTES", "Dependencies"]
 
 #: (path template, resource name) in registration order.
 ROUTES = (
-    ("/order", "seed_order"),
+    ("/order", "envelope_order"),
     ("/orders", "orders"),
     ("/orders/batch", "batch"),
     ("/orders/{order_id}", "order"),
@@ -50,12 +53,14 @@ ROUTES = (
 def create_app(dependencies: Dependencies) -> falcon.App:
     if dependencies.account_orders is None:
         dependencies.account_orders = MemoryAccountOrders()
-    app = falcon.App(middleware=[AccessMiddleware(dependencies)], cors_enable=False)
+    app = falcon.App(middleware=[AccessMiddleware(dependencies),
+                                 KnownQueryParameters(openapi_document(dependencies))],
+                     cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
     desk = OrderDesk(dependencies)
     resources = {
-        "seed_order": SeedOrderResource(desk),
+        "envelope_order": EnvelopeOrderResource(desk),
         "orders": OrdersResource(desk),
         "batch": BatchResource(desk),
         "order": OrderResource(desk),

@@ -1,7 +1,7 @@
 """What the app needs from the outside, in one object that tests fill with fakes.
 
 ``create_app(Dependencies(...))`` is the only way in. Under gunicorn,
-``gateway.gunicorn.conf.py`` builds the real ones in ``post_fork`` (see
+``gateway.gunicorn_config`` builds the real ones in ``post_fork`` (see
 :func:`gateway.wiring.worker_dependencies`).
 """
 
@@ -12,20 +12,24 @@ from dataclasses import dataclass, field
 from ringex.config import GatewaySettings
 from ringex.pairs import PairRegistry
 
+from gateway.account_orders import AccountOrders
 from gateway.auth import Accounts
+from gateway.market_reader import MarketDataReader
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RateLimiter
+from gateway.sinks import OrderSink
 
 __all__ = ["Dependencies"]
 
 
 @dataclass
 class Dependencies:
-    order_sink: object  # gateway.sinks.OrderSink
-    market_data: object  # ringex.marketdata.interface.MarketDataStore (readers)
+    order_sink: OrderSink
+    market_data: MarketDataReader
     registry: PairRegistry
     accounts: Accounts
-    rate_limiter: object  # gateway.ratelimit: acquire(key) -> seconds to wait
+    rate_limiter: RateLimiter | None  # None: no rate limit
     settings: GatewaySettings = field(default_factory=GatewaySettings)
-    account_orders: object = None  # gateway.account_orders.*; None: a per-app memory index
+    account_orders: AccountOrders | None = None  # None: a per-app memory index
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     mode: str = "embedded"

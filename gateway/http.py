@@ -26,12 +26,21 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
     if length is not None and length > limit:
         raise Problem(413, "body too large", f"{length} bytes; the limit is {limit}",
                       field="body")
-    if length is None and req.env.get("wsgi.input_terminated"):
-        body = req.stream.read(limit + 1)  # chunked: the server ends the stream
-    else:
-        body = req.bounded_stream.read(limit + 1)
+    try:
+        if length is None and req.env.get("wsgi.input_terminated"):
+            body = req.stream.read(limit + 1)  # chunked: the server ends the stream
+        else:
+            body = req.bounded_stream.read(limit + 1)
+    except Exception as exc:  # noqa: BLE001 - the server's framing errors have no common base
+        # gunicorn raises its parser's errors (InvalidChunkSize, ChunkMissingTerminator,
+        # NoMoreData, ...) from the body stream; each is the client's malformed framing.
+        raise Problem(400, "malformed body framing", f"{type(exc).__name__}: {exc}"[:200],
+                      field="body") from None
     if len(body) > limit:
         raise Problem(413, "body too large", f"more than {limit} bytes", field="body")
+    if length is not None and len(body) < length:
+        raise Problem(400, "malformed body framing", f"the body ended after {len(body)} of "
+                      f"the {length} bytes its Content-Length announced", field="body")
     if not body:
         raise bad_request("body", "missing: expected a JSON object")
     return body

@@ -17,10 +17,17 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
 
-__all__ = ["LocalTokenBuckets", "RedisTokenBuckets", "TOKEN_BUCKET_LUA", "retry_after_header"]
+__all__ = ["RateLimiter", "LocalTokenBuckets", "RedisTokenBuckets", "TOKEN_BUCKET_LUA",
+           "retry_after_header"]
 
 _MAX_KEYS = 100_000
+
+
+class RateLimiter(Protocol):
+    def acquire(self, key: str, cost: float = 1.0) -> float:
+        """0.0 when the request may go on, else the seconds to wait."""
 
 
 class LocalTokenBuckets:

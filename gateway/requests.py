@@ -5,8 +5,9 @@ decimals on tick and lot, band and min/max, enum names, duplicate keys, unknown 
 UTF-8), so it never parses order fields itself. Each body is turned into one message of the
 wire formats by *splicing bytes*, never by re-encoding, and handed to ``decode_command``:
 
-* ``POST /order`` (the original design): ``{"pair","side","type","price","amount"[,"id"]}``
-  becomes ``{"action":"new","order":<body>}``; error fields lose their ``order.`` prefix.
+* ``POST /order`` (the original design's payload): ``{"pair","side","type","price","amount"
+  [,"id"]}`` becomes the envelope ``{"action":"new","order":<body>}``; error fields lose their
+  ``order.`` prefix.
 * ``POST /orders`` and each item of ``POST /orders/batch``: a native ``new`` command; the
   ``"type":"new"`` discriminator is optional and is spliced in when absent.
 * ``PATCH /orders/{id}``: ``{"price","quantity"}`` becomes a native ``amend`` with the order's
@@ -31,7 +32,7 @@ from ringex.pairs import PairRegistry
 from ringex.records import CommandKind
 from ringex.wire.json_commands import decode_command, decode_commands
 
-__all__ = ["seed_order", "native_order", "native_orders", "amend_order", "cancel_order",
+__all__ = ["envelope_order", "native_order", "native_orders", "amend_order", "cancel_order",
            "cancel_all", "batch_items"]
 
 _PLACEHOLDER_ID = 1
@@ -69,9 +70,9 @@ def _decode(payload: bytes, registry: PairRegistry, account: int, timestamp_ns: 
     return record
 
 
-def seed_order(body: bytes, registry: PairRegistry, account: int, timestamp_ns: int,
-               max_bytes: int) -> np.ndarray:
-    """``POST /order`` body -> one NEW record."""
+def envelope_order(body: bytes, registry: PairRegistry, account: int, timestamp_ns: int,
+                   max_bytes: int) -> np.ndarray:
+    """``POST /order`` body -> one NEW record, decoded as the ``order`` of an envelope."""
     try:
         payload = b'{"action":"new","order":' + _object_body(body) + b"}"
         return _decode(payload, registry, account, timestamp_ns, max_bytes)
@@ -204,14 +205,9 @@ def batch_items(body: bytes, max_orders: int) -> list[bytes]:
 def _top_level_duplicate(body: bytes) -> bool:
     import json
 
-    seen: list[str] = []
-
-    def hook(pairs):
-        return pairs
-
     try:
-        top = json.loads(body, object_pairs_hook=hook)
+        top = json.loads(body, object_pairs_hook=list)
     except ValueError:
         return False
-    seen = [key for key, _ in top]
-    return len(seen) != len(set(seen))
+    keys = [key for key, _ in top]
+    return len(keys) != len(set(keys))

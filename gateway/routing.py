@@ -3,8 +3,8 @@
 Why it exists: with scale-out (``docs/deployment.md``) each engine instance owns a set of
 ``orders`` partitions and writes its market data under its own Redis prefix (a store's
 ``last_seq`` is one seq space, so two instances never share one). :class:`RoutedMarketData`
-offers the reader side of :class:`~ringex.marketdata.interface.MarketDataStore` over one
-store per instance, so the resources do not know how many instances there are.
+is a :class:`gateway.market_reader.MarketDataReader` over one store per instance, so the
+resources do not know how many instances there are.
 
 Routing rules (all deterministic):
 
@@ -143,9 +143,13 @@ class RoutedMarketData:
 
     def instance_seqs(self) -> list[dict[str, object]]:
         """``[{"partitions": [...], "prefix": ..., "last_seq": n}, ...]`` in configuration
-        order (``GET /health``)."""
+        order."""
         return [{"partitions": list(owned), "prefix": name, "last_seq": int(store.last_seq())}
                 for owned, name, store in zip(self.owned, self.names, self.stores)]
+
+    def health(self) -> dict[str, object]:
+        """Each instance's own ``last_seq``: the instances share no seq space."""
+        return {"instances": self.instance_seqs()}
 
     # -- writer side: not here --------------------------------------------------------------
     def apply(self, events) -> None:

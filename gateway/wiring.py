@@ -1,72 +1,46 @@
 """The real dependencies of one gunicorn worker, built after the fork.
 
-``gateway/gunicorn.conf.py``'s ``post_fork`` calls :func:`build_worker_dependencies`; the
+``gateway.gunicorn_config``'s ``post_fork`` calls :func:`build_worker_dependencies`; the
 worker then imports the app (``get_app``), which takes them from :func:`worker_dependencies`.
 Nothing here may run in the gunicorn master: the ring producer slot, the Kafka producer and
 the Redis connections belong to the worker process that opens them.
 
-Settings reach the worker through :func:`settings_from_environment`: the file named by
-``RINGEX_GATEWAY_SETTINGS_FILE`` (JSON written by ``ringex.runtime.gateway_process``), else
-``load_settings()`` from the usual environment.
+Settings reach the worker through :func:`ringex.config.settings_of_process`: the file that
+``ringex.runtime.gateway_process`` wrote, else the usual environment.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-from pathlib import Path
+from ringex.config import Settings, settings_of_process
+from ringex.runtime.topology import open_store, read_ring_names
+from ringex.var_layout import VarLayout
 
-from ringex.config import Settings, load_settings
-
+from gateway.account_orders import FileAccountOrders, RedisAccountOrders
 from gateway.auth import Accounts, parse_api_keys
 from gateway.dependencies import Dependencies
+from gateway.market_reader import MarketDataReader, SingleStoreReader
 from gateway.ratelimit import LocalTokenBuckets, RedisTokenBuckets
+from gateway.sinks import EmbeddedSink, KafkaSink
 
-__all__ = ["SETTINGS_FILE_ENV", "settings_from_environment", "settings_to_json",
-           "build_worker_dependencies", "worker_dependencies", "demo_key_path"]
+__all__ = ["build_worker_dependencies", "worker_dependencies", "close_worker_dependencies"]
 
-# Not a RINGEX_* name: load_settings reads those as settings and refuses unknown ones.
-SETTINGS_FILE_ENV = "GATEWAY_SETTINGS_FILE"
 _WORKER: Dependencies | None = None
-
-
-def settings_to_json(settings: Settings) -> str:
-    document = dataclasses.asdict(settings)
-    document["pairs"] = [dict(p) for p in settings.pairs]
-    return json.dumps(document)
-
-
-def settings_from_environment() -> Settings:
-    path = os.environ.get(SETTINGS_FILE_ENV)
-    if not path:
-        return load_settings()
-    document = json.loads(Path(path).read_text())
-    pairs = document.pop("pairs", [])
-    environ = {}
-    flags = {section: values for section, values in document.items()}
-    settings = load_settings(environ=environ, flags=flags)
-    return dataclasses.replace(settings, pairs=tuple(pairs)).validate()
-
-
-def demo_key_path(settings: Settings) -> Path:
-    return Path(settings.runtime.var_dir) / "run" / "demo-key"
 
 
 def _api_keys(settings: Settings) -> dict[str, int]:
     keys = parse_api_keys(settings.gateway.api_keys)
     if not keys and settings.embedded:
-        path = demo_key_path(settings)
+        path = VarLayout(settings.runtime.var_dir).demo_key
         if path.exists():
             keys = parse_api_keys(path.read_text().strip() + f":{settings.runtime.default_account}")
     return keys
 
 
-def _market_data(settings: Settings, client, registry, store_class):
-    """The store the gateway reads: ``redis.prefix`` alone, or with ``gateway.instances`` one
+def _market_data(settings: Settings, client, registry, store_class) -> MarketDataReader:
+    """The stores the gateway reads: ``redis.prefix`` alone, or with ``gateway.instances`` one
     store per engine instance behind a :class:`gateway.routing.RoutedMarketData`."""
     if not settings.gateway.instances:
-        return store_class(client, registry, prefix=settings.redis.prefix)
+        return SingleStoreReader(store_class(client, registry, prefix=settings.redis.prefix))
     from ringex.config import parse_gateway_instances
 
     from gateway.routing import RoutedMarketData
@@ -81,24 +55,16 @@ def _market_data(settings: Settings, client, registry, store_class):
 def build_worker_dependencies(settings: Settings) -> Dependencies:
     """Open the sink, the market-data store and the limiter of this worker process."""
     global _WORKER
-    from ringex.runtime.topology import read_ring_names
-
-    from gateway.account_orders import FileAccountOrders, RedisAccountOrders
-    from gateway.sinks import EmbeddedSink, KafkaSink
-
     registry = settings.registry()
     gateway = settings.gateway
     keys = _api_keys(settings)
     if settings.embedded:
         names = read_ring_names(settings.runtime.var_dir)
-        from ringex.runtime.marketdata_process import open_store
-
-        store = open_store(settings, names, registry)
+        store = SingleStoreReader(open_store(settings, names, registry))
         sink = EmbeddedSink(settings.runtime.var_dir, gateway.sequencer_timeout_ms / 1000.0)
         accounts = Accounts(keys)
         limiter = LocalTokenBuckets(gateway.rate_limit_per_s, gateway.rate_limit_burst)
-        account_orders = FileAccountOrders(
-            Path(settings.runtime.var_dir) / "run" / "gateway-orders")
+        account_orders = FileAccountOrders(VarLayout(settings.runtime.var_dir).gateway_orders)
         mode = "embedded"
     else:
         import redis
@@ -124,7 +90,7 @@ def build_worker_dependencies(settings: Settings) -> Dependencies:
 
 def worker_dependencies() -> Dependencies:
     if _WORKER is None:
-        return build_worker_dependencies(settings_from_environment())
+        return build_worker_dependencies(settings_of_process())
     return _WORKER
 
 
@@ -133,11 +99,9 @@ def close_worker_dependencies() -> None:
     dependencies, _WORKER = _WORKER, None
     if dependencies is None:
         return
-    for part in (dependencies.order_sink, dependencies.account_orders):
+    for part in (dependencies.order_sink, dependencies.account_orders,
+                 dependencies.market_data):
         try:
             part.close()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
-    closer = getattr(dependencies.market_data, "close", None)
-    if closer is not None and getattr(dependencies.market_data, "segment", None) is not None:
-        closer()

@@ -16,19 +16,29 @@ def settings_from_args(args, environ=None):
     the environment, then its flags (``docker-compose.yml`` is checked through this)."""
     from ringex.config import load_settings
 
+    given = vars(args)  # each command declares only its own flags; absent ones change nothing
     flags = {
-        "kafka": {"bootstrap": getattr(args, "kafka", ""),
-                  "group_id": getattr(args, "group_id", ""),
-                  "orders_partitions": getattr(args, "orders_partitions", ""),
-                  **({"lease": True} if getattr(args, "lease", False) else {})},
-        "redis": {"url": getattr(args, "redis", "")},
-        "runtime": {"var_dir": getattr(args, "var_dir", ""),
-                    "log_level": getattr(args, "log_level", "")},
-        "gateway": {"bind": getattr(args, "bind", ""),
-                    "instances": getattr(args, "instances", ""),
-                    **({"enabled": False} if getattr(args, "no_gateway", False) else {})},
+        "kafka": {"bootstrap": given.get("kafka", ""),
+                  "group_id": given.get("group_id", ""),
+                  "orders_partitions": given.get("orders_partitions", ""),
+                  **({"lease": True} if given.get("lease") else {})},
+        "redis": {"url": given.get("redis", "")},
+        "runtime": {"var_dir": given.get("var_dir", ""),
+                    "log_level": given.get("log_level", "")},
+        "gateway": {"bind": given.get("bind", ""),
+                    "instances": given.get("instances", ""),
+                    **({"enabled": False} if given.get("no_gateway") else {})},
     }
-    return load_settings(getattr(args, "config", None), environ=environ, flags=flags)
+    return load_settings(given.get("config"), environ=environ, flags=flags)
+
+
+def _add_service_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags ``serve`` and ``gateway`` share: where the settings and services are."""
+    parser.add_argument("--config", help="TOML settings file")
+    parser.add_argument("--kafka", default="", help="Kafka bootstrap servers (distributed mode)")
+    parser.add_argument("--redis", default="", help="Redis URL (distributed mode)")
+    parser.add_argument("--var-dir", default="", help="runtime directory (journal, ring names)")
+    parser.add_argument("--bind", default="", help="gateway address, host:port")
 
 
 def _serve(args) -> int:
@@ -45,6 +55,7 @@ def _gateway(args) -> int:
     """The REST gateway alone, for a distributed deployment (its own host or container):
     it needs only Kafka (orders) and Redis (market data, accounts, rate limits)."""
     from ringex.runtime.gateway_process import gateway_main
+    from ringex.runtime.preflight import check_bind
     from ringex.runtime.topology import RingNames
 
     settings = settings_from_args(args)
@@ -52,6 +63,7 @@ def _gateway(args) -> int:
         print("ringex gateway serves a distributed exchange (--kafka and --redis); an embedded "
               "exchange runs its gateway inside `ringex serve`", file=sys.stderr)
         return 2
+    check_bind(settings.gateway.bind, "gateway.bind")
     gateway_main(settings, RingNames(inbound="", outbound="", books="", embedded=False))
     return 0
 
@@ -125,11 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the exchange (embedded unless --kafka/--redis)")
-    serve.add_argument("--config", help="TOML settings file")
-    serve.add_argument("--kafka", default="", help="Kafka bootstrap servers (distributed mode)")
-    serve.add_argument("--redis", default="", help="Redis URL (distributed mode)")
-    serve.add_argument("--var-dir", default="", help="runtime directory (journal, ring names)")
-    serve.add_argument("--bind", default="", help="gateway address, host:port")
+    _add_service_flags(serve)
     serve.add_argument("--log-level", default="")
     serve.add_argument("--no-gateway", action="store_true")
     serve.add_argument("--group-id", default="",
@@ -142,11 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     gateway = commands.add_parser("gateway", help="run only the REST gateway (distributed mode)")
-    gateway.add_argument("--config", help="TOML settings file")
-    gateway.add_argument("--kafka", default="", help="Kafka bootstrap servers")
-    gateway.add_argument("--redis", default="", help="Redis URL")
-    gateway.add_argument("--bind", default="", help="host:port")
-    gateway.add_argument("--var-dir", default="")
+    _add_service_flags(gateway)
     gateway.add_argument("--instances", default="",
                          help="engine instances whose market data to read, "
                               "'<partitions>=<redis prefix>;...' (e.g. '0=ex:a:;1=ex:b:'); "

@@ -12,6 +12,7 @@ for durability, shared-memory market data); with both it runs **distributed**.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -23,7 +24,13 @@ from ringex.pairs import PairRegistry, default_pairs
 from ringex.ring.wait import NAMES as WAIT_STRATEGIES
 
 __all__ = ["Settings", "EngineSettings", "KafkaSettings", "RedisSettings", "RuntimeSettings",
-           "GatewaySettings", "load_settings", "parse_gateway_instances"]
+           "GatewaySettings", "load_settings", "parse_gateway_instances", "SETTINGS_FILE_ENV",
+           "settings_to_json", "settings_from_json", "settings_of_process"]
+
+#: Names a file of :func:`settings_to_json`: how a process started by exec (the gateway's
+#: gunicorn) receives its parent's exact settings. Not a ``RINGEX_*`` name, which
+#: :func:`load_settings` would read as a setting and refuse.
+SETTINGS_FILE_ENV = "GATEWAY_SETTINGS_FILE"
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,8 @@ class KafkaSettings:
     # group (`<group_id>-lease`); a standby runs the same settings and waits for it
     lease: bool = False
     lease_session_ms: int = 6000
-    # the publisher's output (docs/wire-format.md): "json", one message per event (the seed's
-    # payloads), or "frame", one binary event frame per partition and ring batch
+    # the publisher's output (docs/wire-format.md): "json", one message per event (the
+    # original design's payloads), or "frame", one binary event frame per partition and ring batch
     events_format: str = "json"
     # librdkafka compression.type of the publisher's producer ("none", "lz4", "zstd", ...)
     events_compression: str = "lz4"
@@ -265,7 +272,6 @@ def parse_gateway_instances(text: str, partitions: int) -> tuple[tuple[tuple[int
     return tuple(instances)
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name != "pairs"}
 _SECTION_TYPES = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSettings,
                   "gateway": GatewaySettings, "runtime": RuntimeSettings}
 
@@ -363,3 +369,34 @@ def load_settings(path: str | os.PathLike | None = None, *,
                  for section, values in flags.items()}
         settings = _apply(settings, {s: v for s, v in given.items() if v}, "flags")
     return settings.validate()
+
+
+def settings_to_json(settings: Settings) -> str:
+    """Every setting, pairs included; :func:`settings_from_json` gives ``settings`` back."""
+    document = dataclasses.asdict(settings)
+    document["pairs"] = [dict(p) for p in settings.pairs]
+    return json.dumps(document)
+
+
+def settings_from_json(text: str, origin: str = "settings JSON") -> Settings:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{origin}: not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{origin}: must be a JSON object")
+    return _apply(Settings(), document, origin).validate()
+
+
+def settings_of_process(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings file named by :data:`SETTINGS_FILE_ENV` when a parent wrote one, else
+    :func:`load_settings` from the environment."""
+    environ = os.environ if environ is None else environ
+    path = environ.get(SETTINGS_FILE_ENV)
+    if not path:
+        return load_settings(environ=environ)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from None
+    return settings_from_json(text, path)

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "SnapshotError",
     "LayoutMismatchError",
+    "StartupError",
 ]
 
 
@@ -48,3 +49,8 @@ class SnapshotError(RingexError):
 
 class LayoutMismatchError(RingexError):
     """A shared-memory segment does not match the layout the attaching process expects."""
+
+
+class StartupError(RingexError):
+    """``ringex serve`` cannot start here: a port in use, a runtime directory held by another
+    instance, a service that does not answer. The message names the problem."""

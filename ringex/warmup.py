@@ -79,11 +79,11 @@ def warm_pipeline(timeout: float = 600.0) -> None:
     import subprocess
     import sys
     import tempfile
-    from pathlib import Path
 
     from ringex import commands as cmd
     from ringex.records import Side
     from ringex.runtime.submit import InboundClient
+    from ringex.var_layout import VarLayout
 
     with tempfile.TemporaryDirectory(prefix="ringex-warmup-") as var_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RINGEX_")}
@@ -94,7 +94,7 @@ def warm_pipeline(timeout: float = 600.0) -> None:
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         try:
-            while not (Path(var_dir) / "run" / "rings.json").exists():
+            while not VarLayout(var_dir).ring_names.exists():
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("warm-up serve did not come up")
                 time.sleep(0.1)

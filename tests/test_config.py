@@ -2,7 +2,7 @@
 
 import pytest
 
-from ringex.config import load_settings
+from ringex.config import SETTINGS_FILE_ENV, load_settings, settings_of_process, settings_to_json
 from ringex.errors import ConfigError
 
 
@@ -71,3 +71,20 @@ def test_pairs_from_the_file_replace_the_defaults(tmp_path):
                       'price_band = ["0.01", "1"]\n')
     registry = load_settings(config, environ={}).registry()
     assert [p.name for p in registry] == ["DOGE-USDT"]
+
+
+def test_settings_survive_the_file_a_child_process_reads(tmp_path):
+    config = tmp_path / "pairs.toml"
+    config.write_text('[[pairs]]\nname = "doge/usdt"\ntick_size = "0.00001"\n'
+                      'lot_size = "1"\nmin_qty = "1"\nmax_qty = "1000000"\n'
+                      'price_band = ["0.01", "1"]\n')
+    settings = load_settings(config, environ={
+        "RINGEX_KAFKA_BOOTSTRAP": "127.0.0.1:9092", "RINGEX_REDIS_URL": "redis://h:1/0",
+        "RINGEX_KAFKA_ORDERS_PARTITIONS": "0,2", "RINGEX_GATEWAY_API_KEYS": ""})
+    path = tmp_path / "settings.json"
+    path.write_text(settings_to_json(settings))
+    assert settings_of_process({SETTINGS_FILE_ENV: str(path)}) == settings
+    assert settings_of_process({}) == load_settings(environ={})
+    path.write_text('{"engine": {"typo": 1}}')
+    with pytest.raises(ConfigError, match="engine.typo"):
+        settings_of_process({SETTINGS_FILE_ENV: str(path)})

@@ -25,7 +25,7 @@ from gateway.problems import Problem, bad_request, not_found, problem_body, unav
 from gateway.sinks import SequencerUnavailable
 from gateway.views import order_view, pending_order_view
 
-__all__ = ["OrderDesk", "SeedOrderResource", "OrdersResource", "BatchResource",
+__all__ = ["OrderDesk", "EnvelopeOrderResource", "OrdersResource", "BatchResource",
            "OrderResource"]
 
 _OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
@@ -74,25 +74,12 @@ class OrderDesk:
             self.account_orders.record(account, ids)
         return answers
 
-    def read_order(self, order_id: int):
-        try:
-            return self.market_data.order(order_id)
-        except Exception:  # noqa: BLE001 - the store is down: say so, never 500
-            raise Problem(503, "market data unavailable", "cannot read orders now",
-                          field="market_data", headers={"Retry-After": "1"}) from None
-
     def read_owned(self, account: int, order_id: int):
         """``(the account's order state or None, whether the store holds an order with this
-        id at all)``. A store over several instances (``gateway.routing``) may hold one id
-        more than once (ids that frame producers choose), so it is asked for the account's
-        own; any other store holds at most one."""
-        owned_order = getattr(self.market_data, "owned_order", None)
-        if owned_order is None:
-            state = self.read_order(order_id)
-            return (state if state is not None and state.account == account else None,
-                    state is not None)
+        id at all)``. Several instances (``gateway.routing``) may hold one id more than once
+        (ids that frame producers choose), so the reader is asked for the account's own."""
         try:
-            return owned_order(order_id, account)
+            return self.market_data.owned_order(order_id, account)
         except Exception:  # noqa: BLE001 - the store is down: say so, never 500
             raise Problem(503, "market data unavailable", "cannot read orders now",
                           field="market_data", headers={"Retry-After": "1"}) from None
@@ -121,7 +108,7 @@ def _refuse_closed(state) -> None:
 
 
 def _place_one(desk: OrderDesk, req: falcon.Request, resp: falcon.Response, decode) -> None:
-    """Decode one order body with ``decode`` (the seed's or the native shape), make it
+    """Decode one order body with ``decode`` (the envelope or the native shape), make it
     durable in the sequencer, and answer 202 with its id."""
     account = require_account(req)
     body = read_body(req, desk.max_body)
@@ -130,14 +117,15 @@ def _place_one(desk: OrderDesk, req: falcon.Request, resp: falcon.Response, deco
     send_json(resp, desk.placed(record, ids, account)[0], 202)
 
 
-class SeedOrderResource:
-    """``POST /order``: the original design's ``{"pair","side","type","price","amount"}``."""
+class EnvelopeOrderResource:
+    """``POST /order``: the body ``{"pair","side","type","price","amount"[,"id"]}`` is the
+    ``order`` of the envelope format (``{"action","order"}``, docs/wire-format.md)."""
 
     def __init__(self, desk: OrderDesk):
         self.desk = desk
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _place_one(self.desk, req, resp, bodies.seed_order)
+        _place_one(self.desk, req, resp, bodies.envelope_order)
 
 
 class OrdersResource:

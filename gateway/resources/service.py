@@ -27,11 +27,7 @@ class HealthResource:
         except Exception as exc:  # noqa: BLE001 - health reports, it never fails
             sequencer = {"ok": False, "detail": str(exc)}
         try:
-            instance_seqs = getattr(self.market_data, "instance_seqs", None)
-            if instance_seqs is None:
-                market_data = {"ok": True, "last_seq": int(self.market_data.last_seq())}
-            else:  # several engine instances: one seq space each, no common last_seq
-                market_data = {"ok": True, "instances": instance_seqs()}
+            market_data = {"ok": True, **self.market_data.health()}
         except Exception as exc:  # noqa: BLE001
             market_data = {"ok": False, "detail": str(exc)}
         ok = bool(sequencer.get("ok")) and market_data["ok"]

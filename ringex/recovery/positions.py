@@ -20,11 +20,13 @@ import os
 import time
 from pathlib import Path
 
+from ringex.var_layout import VarLayout
+
 __all__ = ["positions_path", "write_positions", "read_positions", "wait_positions"]
 
 
 def positions_path(var_dir: str | os.PathLike) -> Path:
-    return Path(var_dir) / "run" / "input-positions.json"
+    return VarLayout(var_dir).input_positions
 
 
 def write_positions(var_dir, *, run: str, engine_pid: int, kafka: dict[int, int],

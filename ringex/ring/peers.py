@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["process_start_time", "is_alive"]
+__all__ = ["process_start_time", "is_alive", "started_before"]
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -39,3 +39,15 @@ def is_alive(pid: int, start_time: int = 0) -> bool:
     if fields is None or fields[0] in ("Z", "X"):
         return False
     return start_time == 0 or int(fields[19]) == start_time
+
+
+def started_before(pid: int, epoch_s: float) -> bool:
+    """True if ``pid`` runs and started no later than ``epoch_s`` (wall-clock seconds): a
+    process that started after a file was made cannot have made it, whatever its pid."""
+    start_ticks = process_start_time(pid)
+    if start_ticks == 0 or not is_alive(pid):
+        return False
+    with open("/proc/stat", "rb") as f:
+        boot_s = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+    # btime has one-second resolution: allow that much slack
+    return boot_s + start_ticks / os.sysconf("SC_CLK_TCK") <= epoch_s + 1.0

@@ -102,7 +102,7 @@ class SegmentInfo:
     name: str
     size: int
     mode: int
-    owner_pid: int  # 0 when the segment is not a ringex ring
+    owner_pid: int  # 0 when neither the header nor the name names one
     owner_alive: bool
 
     @property
@@ -110,8 +110,18 @@ class SegmentInfo:
         return not self.owner_alive
 
 
+def _creator_pid(name: str) -> int:
+    """The pid :func:`segment_name` put in the name (``<prefix>-<purpose>-<pid>-<token>``)."""
+    parts = name.rsplit("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
+
+
 def list_segments(prefix: str = DEFAULT_PREFIX) -> list[SegmentInfo]:
-    """Segments named ``<prefix>-*``, with their owner and whether it still runs."""
+    """Segments named ``<prefix>-*``, with their owner and whether it still runs.
+
+    A ring names its owner (pid and start time) in its header. Other segments (the stats
+    table, the market-data store) have no ring header; their owner is the creator pid in the
+    name, alive only if that process started before the segment was made (pid reuse)."""
     from ringex.ring import layout, peers  # local: keep segment.py free of ring concepts
 
     found = []
@@ -130,7 +140,11 @@ def list_segments(prefix: str = DEFAULT_PREFIX) -> list[SegmentInfo]:
             cells = memoryview(head).cast("q")
             if cells[layout.MAGIC_CELL] == layout.MAGIC:
                 owner_pid, owner_start = cells[layout.OWNER_PID], cells[layout.OWNER_START]
-        alive = owner_pid > 0 and peers.is_alive(owner_pid, owner_start)
+        if owner_pid > 0:
+            alive = peers.is_alive(owner_pid, owner_start)
+        else:
+            owner_pid = _creator_pid(entry)
+            alive = owner_pid > 0 and peers.started_before(owner_pid, stat.st_mtime)
         found.append(SegmentInfo(entry, stat.st_size, stat.st_mode & 0o777, owner_pid, alive))
     return found
 

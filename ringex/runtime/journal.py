@@ -38,6 +38,7 @@ from ringex.ring.wait import ALERTED
 from ringex.runtime.process_common import child_setup
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
+from ringex.var_layout import VarLayout
 
 __all__ = ["journal_main", "JOURNAL_MAGIC", "journal_path", "read_journal", "prepare_journal",
            "read_range", "journal_base", "write_journal_base"]
@@ -48,11 +49,7 @@ _RECORD = COMMAND_DTYPE.itemsize
 
 
 def journal_path(settings: Settings) -> Path:
-    return Path(settings.runtime.var_dir) / "journal" / "commands.journal"
-
-
-def _base_path(var_dir) -> Path:
-    return Path(var_dir) / "run" / "journal.json"
+    return VarLayout(settings.runtime.var_dir).journal
 
 
 def _check_header(data: bytes, path: Path) -> int:
@@ -104,7 +101,7 @@ def read_range(path: Path, start: int, stop: int) -> np.ndarray:
 
 
 def write_journal_base(var_dir, inbound: str, base: int) -> None:
-    path = _base_path(var_dir)
+    path = VarLayout(var_dir).journal_base
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({"inbound": inbound, "base": int(base)}))
@@ -113,7 +110,7 @@ def write_journal_base(var_dir, inbound: str, base: int) -> None:
 
 def journal_base(var_dir, inbound: str) -> int:
     """The journal position of inbound sequence 0 of the run that owns ring ``inbound``."""
-    path = _base_path(var_dir)
+    path = VarLayout(var_dir).journal_base
     try:
         content = json.loads(path.read_text())
     except FileNotFoundError:

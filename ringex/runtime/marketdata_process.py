@@ -36,25 +36,11 @@ from ringex.ring.wait import ALERTED
 from ringex.runtime.booksnap import BOOK_DTYPE
 from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.stats import StatsTable
-from ringex.runtime.topology import RingNames, marketdata_follows_kafka, slots_for
+from ringex.runtime.topology import RingNames, marketdata_follows_kafka, open_store, slots_for
 
-__all__ = ["marketdata_main", "open_store"]
+__all__ = ["marketdata_main"]
 
 _MAX_BATCH = 8192
-
-
-def open_store(settings: Settings, names: RingNames, registry):
-    """The store this deployment writes to (and the gateway reads from)."""
-    if names.embedded:
-        from ringex.marketdata.shm_store import SharedMemoryMarketData
-
-        return SharedMemoryMarketData.attach(names.marketdata, registry)
-    import redis
-
-    from ringex.marketdata.redis_store import RedisMarketData
-
-    client = redis.Redis.from_url(settings.redis.url)
-    return RedisMarketData(client, registry, prefix=settings.redis.prefix)
 
 
 def marketdata_main(settings: Settings, names: RingNames) -> None:

@@ -23,6 +23,7 @@ from prometheus_client.registry import CollectorRegistry
 from ringex.ring.gating import RETIRED
 from ringex.runtime.engine_loop import COUNTER_NAMES
 from ringex.runtime.stats import ROLES
+from ringex.var_layout import VarLayout
 
 __all__ = ["ExchangeCollector", "start_metrics_server", "prepare_multiprocess_dir"]
 
@@ -31,7 +32,7 @@ _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def prepare_multiprocess_dir(var_dir: str) -> Path:
     """A fresh directory for the children's counters; must run before any child starts."""
-    directory = Path(var_dir).resolve() / "run" / "prometheus"
+    directory = VarLayout(var_dir).prometheus.resolve()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[_MULTIPROC_ENV] = str(directory)

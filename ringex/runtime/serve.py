@@ -16,6 +16,7 @@ import signal
 import threading
 
 from ringex.config import Settings
+from ringex.runtime import preflight
 from ringex.runtime.supervisor import Child, Supervisor
 
 __all__ = ["serve", "children_for"]
@@ -95,6 +96,21 @@ def _lease_lost(lease, supervisor: Supervisor, until):
 
 
 def serve(settings: Settings, *, until=None) -> int:
+    lock = preflight.hold_var_dir(settings.runtime.var_dir)
+    try:
+        if settings.gateway.enabled:
+            preflight.check_bind(settings.gateway.bind, "gateway.bind")
+        if settings.runtime.metrics_port:
+            preflight.check_bind(f"127.0.0.1:{settings.runtime.metrics_port}",
+                                 "runtime.metrics_port")
+        if not settings.embedded:
+            preflight.check_services(settings)
+        return _serve(settings, until)
+    finally:
+        lock.close()
+
+
+def _serve(settings: Settings, until) -> int:
     if not settings.embedded:
         from ringex.runtime.kafka_processes import ensure_kafka_topics
 

@@ -18,8 +18,10 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ringex.var_layout import VarLayout
+
 __all__ = ["Slots", "RingNames", "slots_for", "marketdata_follows_kafka", "write_ring_names",
-           "read_ring_names"]
+           "read_ring_names", "open_store"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,8 @@ class RingNames:
     supervisor_pid: int = 0
 
 
-def _path(var_dir: str | os.PathLike) -> Path:
-    return Path(var_dir) / "run" / "rings.json"
-
-
 def write_ring_names(var_dir: str | os.PathLike, names: RingNames) -> Path:
-    path = _path(var_dir)
+    path = VarLayout(var_dir).ring_names
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(asdict(names)))
@@ -78,9 +76,25 @@ def write_ring_names(var_dir: str | os.PathLike, names: RingNames) -> Path:
 
 
 def read_ring_names(var_dir: str | os.PathLike) -> RingNames:
-    path = _path(var_dir)
+    path = VarLayout(var_dir).ring_names
     try:
         return RingNames(**json.loads(path.read_text()))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path} not found: is `ringex serve` running with var_dir {var_dir}?") from None
+
+
+def open_store(settings, names: RingNames, registry):
+    """The market-data store of this deployment: the shared-memory segment of the run in
+    embedded mode, else Redis under ``redis.prefix``. The market-data process writes it; the
+    gateway workers only read it."""
+    if names.embedded:
+        from ringex.marketdata.shm_store import SharedMemoryMarketData
+
+        return SharedMemoryMarketData.attach(names.marketdata, registry)
+    import redis
+
+    from ringex.marketdata.redis_store import RedisMarketData
+
+    client = redis.Redis.from_url(settings.redis.url)
+    return RedisMarketData(client, registry, prefix=settings.redis.prefix)

@@ -25,6 +25,7 @@ from ringex.records import CommandKind
 from gateway.app import create_app
 from gateway.auth import Accounts
 from gateway.dependencies import Dependencies
+from gateway.market_reader import SingleStoreReader
 from gateway.ratelimit import LocalTokenBuckets
 from gateway.sinks import SequencerUnavailable
 
@@ -88,7 +89,8 @@ def make_dependencies(sink, registry, *, rate=1000, burst=1000, clock=None,
     limiter = (LocalTokenBuckets(rate, burst) if clock is None
                else LocalTokenBuckets(rate, burst, clock=clock))
     return Dependencies(
-        order_sink=sink, market_data=sink.store, registry=registry,
+        order_sink=sink, market_data=SingleStoreReader(sink.store, owns_store=False),
+        registry=registry,
         accounts=Accounts({ALICE_KEY: ALICE, BOB_KEY: BOB}), rate_limiter=limiter,
         settings=dataclasses.replace(GatewaySettings(), **gateway_overrides))
 

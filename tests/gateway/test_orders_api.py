@@ -198,3 +198,25 @@ def test_health_metrics_openapi(client, engine_sink):
     assert 'ringex_gateway_commands_total{kind="new"} 1.0' in metrics.text
     document = client.simulate_get("/openapi.json").json
     assert document["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/orders?client_order_id=x"), ("GET", "/orders?pair=BTC-USDT&limt=5"),
+    ("DELETE", "/orders?pairs=BTC-USDT"), ("GET", "/book/BTC-USDT?dept=5"),
+    ("GET", "/book/BTC/USDT?dept=5"), ("GET", "/candles/BTC-USDT?from=1"),
+    ("GET", "/trades/BTC-USDT?count=5"), ("GET", "/orders/1?verbose=1"),
+    ("GET", "/pairs?all=1"),
+])
+def test_an_unknown_query_parameter_is_refused_by_name(client, method, path):
+    response = client.simulate_request(method, path, headers=ALICE_HEADERS)
+    assert response.status_code == 400, response.text
+    problem = response.json
+    unknown = path.rpartition("?")[2].split("&")[-1].partition("=")[0]
+    assert problem["title"] == "unknown query parameter" and problem["field"] == unknown
+
+
+def test_documented_query_parameters_still_pass(client):
+    for path in ("/orders?pair=BTC-USDT&status=open&limit=5", "/book/BTC-USDT?depth=5",
+                 "/candles/BTC-USDT?interval=1m&start=0&end=1&limit=2",
+                 "/trades/BTC-USDT?limit=3"):
+        assert client.simulate_get(path, headers=ALICE_HEADERS).status_code == 200, path

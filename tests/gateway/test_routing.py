@@ -30,6 +30,7 @@ from gateway.account_orders import MemoryAccountOrders
 from gateway.app import create_app
 from gateway.auth import Accounts
 from gateway.dependencies import Dependencies
+from gateway.market_reader import SingleStoreReader
 from gateway.routing import RoutedMarketData
 
 PARTITIONS = 3
@@ -292,7 +293,9 @@ def test_the_wiring_builds_a_router_only_when_instances_are_set(registry, redis_
                "RINGEX_KAFKA_PARTITIONS": "3", "RINGEX_REDIS_PREFIX": f"{redis_prefix}gw:"}
     single = _market_data(load_settings(environ=environ), redis_client, registry,
                           RedisMarketData)
-    assert isinstance(single, RedisMarketData) and single.prefix == f"{redis_prefix}gw:"
+    assert isinstance(single, SingleStoreReader)
+    assert isinstance(single.store, RedisMarketData)
+    assert single.store.prefix == f"{redis_prefix}gw:"
     routed = _market_data(load_settings(environ={
         **environ, "RINGEX_GATEWAY_INSTANCES": f"2={redis_prefix}b:;0,1={redis_prefix}a:"}),
         redis_client, registry, RedisMarketData)

@@ -113,3 +113,32 @@ def test_shm_ls_reports_stale_segments_and_rm_removes_only_them(make_ring, spawn
     finally:
         if os.path.exists(os.path.join(SHM_DIR, stale)):
             os.unlink(os.path.join(SHM_DIR, stale))
+
+
+def test_shm_ls_tells_live_from_stale_for_segments_without_a_ring_header(capsys):
+    """The stats table and the market-data store have no ring header: their owner is the
+    creator pid in the name. A running exchange's segments are live and rm refuses them."""
+    from ringex.ring.cli import main
+    from ringex.ring.segment import Segment, segment_name
+
+    prefix = f"ringex-lstest{os.getpid()}"
+    live = Segment.create(segment_name("stats", prefix), 4096)
+    dead = f"{prefix}-marketdata-999999999-0badc0de"  # above pid_max: never a process
+    with open(os.path.join(SHM_DIR, dead), "wb") as f:
+        f.write(b"\0" * 4096)
+    try:
+        info = {i.name: i for i in list_segments(prefix)}
+        assert info[live.name].owner_pid == os.getpid() and not info[live.name].stale
+        assert info[dead].stale
+        assert main(["shm", "ls", "--prefix", prefix, "--stale"]) == 0
+        listing = capsys.readouterr().out
+        assert dead in listing and live.name not in listing
+        assert main(["shm", "rm", "--prefix", prefix]) == 0  # every stale one: only `dead`
+        assert main(["shm", "rm", "--prefix", prefix, live.name]) == 1
+        assert os.path.exists(os.path.join(SHM_DIR, live.name))
+        assert not os.path.exists(os.path.join(SHM_DIR, dead))
+    finally:
+        live.close()
+        live.unlink()
+        if os.path.exists(os.path.join(SHM_DIR, dead)):
+            os.unlink(os.path.join(SHM_DIR, dead))

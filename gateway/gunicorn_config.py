@@ -1,7 +1,7 @@
 """gunicorn settings of the ringex gateway.
 
-``ringex serve`` runs ``gunicorn -c gateway/gunicorn.conf.py 'gateway.app:get_app()'`` (see
-``ringex/runtime/gateway_process.py``); it also works by hand with the same environment
+``ringex serve`` runs ``gunicorn -c python:gateway.gunicorn_config 'gateway.app:get_app()'``
+(see ``ringex/runtime/gateway_process.py``); it also works by hand with the same environment
 (``GATEWAY_SETTINGS_FILE``, or the ``RINGEX_*`` variables of ``load_settings``).
 
 The ring producer, the Kafka producer and the Redis connections are opened in ``post_fork``,
@@ -9,9 +9,19 @@ in each worker, never in the master: librdkafka is not fork-safe, and a ring pro
 belongs to one process.
 """
 
-from gateway import wiring
+import gunicorn.util
 
-_settings = wiring.settings_from_environment()
+from ringex.config import settings_of_process
+
+from gateway import problems, wiring
+
+# The errors gunicorn answers before the app sees a request (414, 431, a malformed request
+# line or chunk) are problem+json like every other error. Workers call util.write_error by
+# module attribute, so replacing it here, in the master before the fork, covers them all.
+assert callable(getattr(gunicorn.util, "write_error", None)), "gunicorn changed write_error"
+gunicorn.util.write_error = problems.write_server_error
+
+_settings = settings_of_process()
 
 bind = [_settings.gateway.bind]
 workers = _settings.gateway.workers
