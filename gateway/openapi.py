@@ -94,7 +94,7 @@ def _schemas(max_batch: int) -> dict:
                                      "description": "the offending input field"},
                            "retry": {"type": "string"}},
         },
-        "SeedOrder": {
+        "EnvelopeOrder": {
             "type": "object", "additionalProperties": False,
             "required": ["pair", "side", "type", "amount"],
             "description": "the original design's order (LIMIT needs price)",
@@ -248,7 +248,7 @@ def openapi_document(dependencies) -> dict:
     paths = {
         "/order": {"post": {
             "summary": "Place an order (the original design's payload)",
-            "security": secured, "requestBody": _body(_ref("SeedOrder")),
+            "security": secured, "requestBody": _body(_ref("EnvelopeOrder")),
             "responses": {"202": _json(_ref("Receipt"), "durable in the sequencer"), **write}}},
         "/orders": {
             "post": {"summary": "Place an order", "security": secured,

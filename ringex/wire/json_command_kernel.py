@@ -69,9 +69,9 @@ _PAIR, _SIDE, _ORDER_TYPE, _PRICE, _QUANTITY = (
 _TIF, _POST_ONLY, _CLIENT_ORDER_ID, _ORDER_ID, _STP, _ACCOUNT, _STATUS = (
     field_id(name) for name in ("time_in_force", "post_only", "client_order_id", "order_id",
                                 "stp", "account", "status"))
-_SEED_ID, _SEED_PAIR, _SEED_SIDE, _SEED_TYPE, _SEED_PRICE, _SEED_AMOUNT = (
+_ENVELOPE_ID, _ENVELOPE_PAIR, _ENVELOPE_SIDE, _ENVELOPE_TYPE, _ENVELOPE_PRICE, _ENVELOPE_AMOUNT = (
     field_id(f"order.{name}") for name in ("id", "pair", "side", "type", "price", "amount"))
-_TOP_FIELDS = _SEED_ID  # the native keys are the top-level ones but action and order
+_TOP_FIELDS = _ENVELOPE_ID  # the native keys are the top-level ones but action and order
 
 # Enum names, lower case, grouped: (_NAME_TEXT[start:end], code) per row of _NAME_ROWS.
 _GROUPS = {
@@ -283,47 +283,47 @@ def _ignored_raw(slots, field):
 
 
 @njit
-def _seed(payload, slots, pairs, order_id, account, record):
-    """The Go design's message into ``record`` (zeroed); FALLBACK, DECODED or _NEEDS_HASH."""
+def _envelope(payload, slots, pairs, order_id, account, record):
+    """The envelope message into ``record`` (zeroed); FALLBACK, DECODED or _NEEDS_HASH."""
     for field in range(_TOP_FIELDS):
         if field != _ACTION and field != _ORDER and slots[field, 0] != ABSENT:
             return FALLBACK
     kind = _enum(payload, slots, _ACTION, _GROUP_ACTION)
     if kind < 0 or slots[_ORDER, 0] != OBJECT:
         return FALLBACK
-    pair = _pair(payload, slots, _SEED_PAIR, pairs)
+    pair = _pair(payload, slots, _ENVELOPE_PAIR, pairs)
     if pair < 0:
         return FALLBACK
     record["pair_id"] = pair
     record["account"] = account
     coid = 0
-    if slots[_SEED_ID, 0] != ABSENT:
-        coid = _client_id(payload, slots, _SEED_ID)
+    if slots[_ENVELOPE_ID, 0] != ABSENT:
+        coid = _client_id(payload, slots, _ENVELOPE_ID)
         if coid == _NO:
             return FALLBACK
     if kind == _CANCEL:
-        for field in (_SEED_SIDE, _SEED_TYPE):
+        for field in (_ENVELOPE_SIDE, _ENVELOPE_TYPE):
             token = slots[field, 0]
             if token != ABSENT and token != STRING:
                 return FALLBACK
-        if slots[_SEED_ID, 0] == ABSENT or not _ignored_raw(slots, _SEED_PRICE) \
-                or not _ignored_raw(slots, _SEED_AMOUNT):
+        if slots[_ENVELOPE_ID, 0] == ABSENT or not _ignored_raw(slots, _ENVELOPE_PRICE) \
+                or not _ignored_raw(slots, _ENVELOPE_AMOUNT):
             return FALLBACK
         record["kind"] = kind
         record["client_order_id"] = coid
         return _NEEDS_HASH if coid == _HASH else DECODED
-    side = _enum(payload, slots, _SEED_SIDE, _GROUP_SIDE)
-    order_type = _enum(payload, slots, _SEED_TYPE, _GROUP_TYPE)
+    side = _enum(payload, slots, _ENVELOPE_SIDE, _GROUP_SIDE)
+    order_type = _enum(payload, slots, _ENVELOPE_TYPE, _GROUP_TYPE)
     if side < 0 or order_type < 0:
         return FALLBACK
     price = 0
     if order_type == _LIMIT:
-        price = _price(payload, slots, _SEED_PRICE, pair, pairs)
+        price = _price(payload, slots, _ENVELOPE_PRICE, pair, pairs)
         if price < 0:
             return FALLBACK
-    elif slots[_SEED_PRICE, 0] != ABSENT:
+    elif slots[_ENVELOPE_PRICE, 0] != ABSENT:
         return FALLBACK
-    quantity = _quantity(payload, slots, _SEED_AMOUNT, pair, pairs)
+    quantity = _quantity(payload, slots, _ENVELOPE_AMOUNT, pair, pairs)
     if quantity < 0:
         return FALLBACK
     record["kind"] = kind
@@ -470,13 +470,13 @@ def decode_one(data, start, end, max_bytes, pairs, order_id, default_account, pa
     record["source_offset"] = offset
     if end - start > max_bytes or not scan(data, start, end, slots):
         return FALLBACK
-    seed = slots[_ACTION, 0] != ABSENT
-    if seed:
-        status = _seed(data, slots, pairs, order_id, default_account, record)
+    envelope = slots[_ACTION, 0] != ABSENT
+    if envelope:
+        status = _envelope(data, slots, pairs, order_id, default_account, record)
     else:
         status = _native(data, slots, pairs, order_id, default_account, record)
     if status == _NEEDS_HASH:
-        field = _SEED_ID if seed else _CLIENT_ORDER_ID
+        field = _ENVELOPE_ID if envelope else _CLIENT_ORDER_ID
         record["client_order_id"] = client_id_hash(data, slots[field, 1], slots[field, 2],
                                                    words)
         status = DECODED

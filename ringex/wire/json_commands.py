@@ -4,8 +4,8 @@ Why it exists: the bridge and the gateway must turn client JSON into matcher com
 exact numbers and a rejection that names the field. Two input formats are accepted (see
 ``docs/wire-format.md``):
 
-* the Go design's ``{"action": "new"|"cancel", "order": {id, pair, side, type, price,
-  amount}}``; its ``id`` is the client's id (-> ``client_order_id``);
+* the envelope format (the original design's) ``{"action": "new"|"cancel", "order": {id,
+  pair, side, type, price, amount}}``; its ``id`` is the client's id (-> ``client_order_id``);
 * the native format, discriminated by ``"type"``: ``new``, ``cancel``, ``amend``,
   ``cancel_all``, ``set_status``.
 

@@ -46,7 +46,7 @@ JSON_VERSION = 1
 
 _INT64_MAX = 2**63 - 1
 _KINDS = {kind.name.lower(): int(kind) for kind in CommandKind}
-_SEED_ACTIONS = {"new": int(CommandKind.NEW), "cancel": int(CommandKind.CANCEL)}
+_ENVELOPE_ACTIONS = {"new": int(CommandKind.NEW), "cancel": int(CommandKind.CANCEL)}
 _SIDES = {"buy": int(Side.BUY), "sell": int(Side.SELL)}
 _TYPES = {"limit": int(OrderType.LIMIT), "market": int(OrderType.MARKET)}
 _TIFS = {"gtc": int(TimeInForce.GTC), "ioc": int(TimeInForce.IOC), "fok": int(TimeInForce.FOK)}
@@ -155,18 +155,18 @@ def decode_values(payload, registry, order_id: int, default_account: int,
     units = registry if not isinstance(registry, PairRegistry) else registry_units(registry)
     message = parse_message(payload, max_bytes)
     if message.action is not UNSET:
-        return _seed(message, units, order_id, default_account)
+        return _envelope(message, units, order_id, default_account)
     return _native(message, units, order_id, default_account)
 
 
-def _seed(message: Message, units, order_id: int, default_account: int) -> _Values:
-    kind = _enum(message.action, _SEED_ACTIONS, "action")
+def _envelope(message: Message, units, order_id: int, default_account: int) -> _Values:
+    kind = _enum(message.action, _ENVELOPE_ACTIONS, "action")
     order = message.order
     if order is UNSET:
         raise ValidationError("order", "missing")
     pair = units.lookup(_required(order.pair, "order.pair"), "order.pair")
     if kind == CommandKind.CANCEL:
-        # The Go design's cancel carries the whole order; only id and pair identify it.
+        # The envelope's cancel carries the whole order; only id and pair identify it.
         coid = client_id_to_int(_required(order.id, "order.id"), field="order.id")
         return (kind, 0, 0, 0, 0, 0, 0, pair.pair.pair_id, default_account, 0, coid, 0, 0)
     coid = 0 if order.id is UNSET else client_id_to_int(order.id, field="order.id")
@@ -247,7 +247,7 @@ def _price(raw, pair: PairUnits, order_type: int, field: str) -> int:
         return pair.price_to_ticks(_number(raw, field), field)
     text = None if raw is UNSET else raw_text(raw, field)
     if text is not None:
-        # The Go design may send 0 for a market order's price; any other price is an error.
+        # The envelope may carry 0 for a market order's price; any other price is an error.
         if to_units(text, pair.pair.tick_size, field=field, allow_zero=True) != 0:
             raise ValidationError(field, "a MARKET order takes no price")
     return 0

@@ -4,11 +4,11 @@ Why it exists: the Kafka publisher turns every outbound-ring batch into JSON, so
 cost little per event and never round a number. Names replace codes (``"BUY"``,
 ``"IOC_REMAINDER"``); prices and quantities are exact decimal strings on the pair's tick and
 lot, formatted with integer arithmetic; ``timestamp`` is integer milliseconds since the epoch
-(``timestamp_ns // 10**6``, floored), as the seed's ``trades`` messages had it.
+(``timestamp_ns // 10**6``, floored), as the original design's ``trades`` messages had it.
 
 Shapes (documented with examples in ``docs/wire-format.md``):
 
-* ``trades``: the seed's ``maker_order_id, taker_order_id, price, amount, pair, timestamp``
+* ``trades``: the original design's ``maker_order_id, taker_order_id, price, amount, pair, timestamp``
   then ``quantity, seq, taker_side, maker_side, maker_account, taker_account, maker_leaves,
   taker_leaves, command_index``;
 * ``order-events``: ``seq, kind, reason, command_index, timestamp, timestamp_ns, pair,

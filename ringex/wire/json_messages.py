@@ -7,7 +7,7 @@ formats, every field optional) checks syntax, types and unknown fields in C; the
 
 * size before anything else (``max_bytes``), then UTF-8 over the whole payload (``msgspec``
   checks strings lazily and never looks inside the raw number fields);
-* which format: a message with ``action`` is the Go design's and may use no native key; one
+* which format: a message with ``action`` is the envelope format (the original design's) and may use no native key; one
   without it may not use ``order``;
 * duplicate keys, which ``msgspec`` silently lets win last. After the two checks above every
   key is a known field name and no name occurs at two nesting levels, so a name seen twice is
@@ -34,13 +34,13 @@ from msgspec.structs import astuple
 
 from ringex.errors import ValidationError
 
-__all__ = ["DEFAULT_MAX_BYTES", "SeedOrder", "Message", "parse_message", "raw_text"]
+__all__ = ["DEFAULT_MAX_BYTES", "EnvelopeOrder", "Message", "parse_message", "raw_text"]
 
 DEFAULT_MAX_BYTES = 64 * 1024
 
 
-class SeedOrder(Struct, forbid_unknown_fields=True):
-    """``order`` of the Go design's payload."""
+class EnvelopeOrder(Struct, forbid_unknown_fields=True):
+    """``order`` of the envelope format (the original design's payload)."""
 
     id: int | str | UnsetType = UNSET
     pair: str | UnsetType = UNSET
@@ -53,8 +53,8 @@ class SeedOrder(Struct, forbid_unknown_fields=True):
 class Message(Struct, forbid_unknown_fields=True):
     """Every top-level key of both formats; which ones a message may use is decided later."""
 
-    action: str | UnsetType = UNSET  # Go design
-    order: SeedOrder | UnsetType = UNSET  # Go design
+    action: str | UnsetType = UNSET  # envelope format
+    order: EnvelopeOrder | UnsetType = UNSET  # envelope format
     type: str | UnsetType = UNSET  # native discriminator
     version: int | UnsetType = UNSET
     pair: str | UnsetType = UNSET
@@ -103,21 +103,21 @@ def parse_message(payload: object, max_bytes: int = DEFAULT_MAX_BYTES) -> Messag
         raise ValidationError("payload", f"malformed JSON: {exc}") from None
     fields = astuple(message)
     present = len(fields) - fields.count(UNSET)
-    seed = message.action is not UNSET
-    if seed:
+    envelope = message.action is not UNSET
+    if envelope:
         if present > 2 or (present == 2 and message.order is UNSET):
             for name in NATIVE_FIELDS:
                 if getattr(message, name) is not UNSET:
                     raise ValidationError(
-                        name, "not a field of the Go-design format (it has 'action')"
+                        name, "not a field of the envelope format (it has 'action')"
                     )
         if message.order is not UNSET:
             nested = astuple(message.order)
             present += len(nested) - nested.count(UNSET)
     elif message.order is not UNSET:
-        raise ValidationError("action", "missing: 'order' belongs to the Go-design format")
+        raise ValidationError("action", "missing: 'order' belongs to the envelope format")
     if payload.count(b'":') != present or _QUOTE_SPACE.search(payload) is not None:
-        _reject_duplicate_keys(payload, seed)
+        _reject_duplicate_keys(payload, envelope)
     return message
 
 
@@ -146,7 +146,7 @@ def _translate(message: str) -> ValidationError:
     return ValidationError(path or "payload", text)
 
 
-def _reject_duplicate_keys(payload: bytes, seed: bool) -> None:
+def _reject_duplicate_keys(payload: bytes, envelope: bool) -> None:
     # In an accepted message of either format no key name occurs at two levels, so a key seen
     # twice anywhere is a duplicate within one object.
     if b"\\" in payload:
@@ -163,6 +163,6 @@ def _reject_duplicate_keys(payload: bytes, seed: bool) -> None:
     seen: set[str] = set()
     for key in keys:
         if key in seen:
-            nested = seed and key not in ("action", "order")
+            nested = envelope and key not in ("action", "order")
             raise ValidationError(f"order.{key}" if nested else key, "duplicate key")
         seen.add(key)

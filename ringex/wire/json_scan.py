@@ -7,7 +7,7 @@ interpret it without leaving compiled code.
 
 It accepts a strict subset of JSON and answers ``False`` for anything else, never a wrong
 ``True``: optional whitespace, one object whose keys are field names of
-:class:`ringex.wire.json_messages.Message` (and, inside ``"order"``, of ``SeedOrder``),
+:class:`ringex.wire.json_messages.Message` (and, inside ``"order"``, of ``EnvelopeOrder``),
 each at most once, with string values of printable ASCII without escapes, JSON numbers,
 ``true``/``false``/``null``, and one nested object only as ``"order"``. A ``False`` sends the
 message to the fallback decoder, which accepts or names the problem; so the scanner may
@@ -22,14 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from ringex.jit import njit
-from ringex.wire.json_messages import Message, SeedOrder
+from ringex.wire.json_messages import Message, EnvelopeOrder
 
 __all__ = ["FIELDS", "FIELD_COUNT", "ABSENT", "STRING", "NUMBER", "TRUE", "FALSE", "NULL",
            "OBJECT", "MINUS", "FRACTION", "EXPONENT", "field_id", "scan"]
 
-#: Field ids: the top-level keys in ``Message`` order, then ``order.<key>`` of ``SeedOrder``.
+#: Field ids: the top-level keys in ``Message`` order, then ``order.<key>`` of ``EnvelopeOrder``.
 FIELDS: tuple[str, ...] = tuple(Message.__struct_fields__) + tuple(
-    f"order.{name}" for name in SeedOrder.__struct_fields__)
+    f"order.{name}" for name in EnvelopeOrder.__struct_fields__)
 FIELD_COUNT = len(FIELDS)
 _TOP_COUNT = len(Message.__struct_fields__)
 _ORDER = FIELDS.index("order")

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from ringex.errors import ValidationError
 from ringex.records import COMMAND_DTYPE
 from ringex.wire import check_commands, decode_command, decode_frame, encode_frame
-from ringex.wire.json_messages import Message, SeedOrder
+from ringex.wire.json_messages import Message, EnvelopeOrder
 
-KEYS = sorted(set(Message.__struct_fields__) | set(SeedOrder.__struct_fields__)) + ["x"]
+KEYS = sorted(set(Message.__struct_fields__) | set(EnvelopeOrder.__struct_fields__)) + ["x"]
 WORDS = ["new", "cancel", "amend", "cancel_all", "set_status", "BUY", "sell", "LIMIT", "market",
          "gtc", "ioc", "fok", "halted", "decrement", "BTC-USDT", "eth/usdt", "SOL-USDT", "0",
          "65000.01", "2500.00", "150.000", "0.5", "1", "-1", "1e3", "NaN", ""]

@@ -313,7 +313,7 @@ REJECTIONS = [
     ("unknown nested field", with_changes(SEED_NEW, {"order.qty": "1"}), "order.qty",
      "unknown field"),
     ("native key in seed", with_changes(SEED_NEW, {"quantity": "1"}), "quantity",
-     "not a field of the Go-design format"),
+     "not a field of the envelope format"),
     ("seed key in native", with_changes(NEW, {"order": {}}), "action", "missing"),
     # native: envelope
     ("missing type", with_changes(NEW, {"type": DROP}), "type", "missing"),
