@@ -1,6 +1,6 @@
 """Pytest plugin: the real Kafka broker and Redis server used by the tests.
 
-Registered by ``tests/conftest.py`` (``pytest_plugins = ["services"]``). The services are
+Registered by ``tests/conftest.py`` (``pytest_plugins = ["tests.services"]``). The services are
 started by ``scripts/kafka.sh start`` and ``scripts/redis.sh start`` (``scripts/test.sh`` does
 both). A test that asks for a service which is not running FAILS with a message saying how to
 start it: it is never skipped.

@@ -15,7 +15,7 @@ from ringex.commands import pack
 from ringex.records import EVENT_DTYPE, EventKind, Reason
 from ringex.testing.checks import assert_well_formed
 from ringex.testing.matchers import MATCHER_FACTORIES
-from scenarios import SCENARIOS, Scenario, pairs
+from tests.scenarios import SCENARIOS, Scenario, pairs
 
 
 def _slug(name: str) -> str:

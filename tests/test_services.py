@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from services import check_kafka, check_redis, create_topics, delete_topics, flush_prefix, unique_name
+from tests.services import (check_kafka, check_redis, create_topics, delete_topics, flush_prefix,
+                             unique_name)
 
 
 def _consume(bootstrap: str, topic: str, want: int, timeout: float = 30.0, **conf):

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from services import flush_prefix, unique_name
+from tests.services import flush_prefix, unique_name
 
 STORE_KINDS = [pytest.param("redis", marks=pytest.mark.redis), "shm"]
 

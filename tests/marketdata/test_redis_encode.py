@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from marketdata_streams import make_registry, venue_events
+from tests.marketdata.marketdata_streams import make_registry, venue_events
 from ringex.marketdata import redis_encode_reference as R
 from ringex.marketdata import redis_lua_reference
 from ringex.marketdata.bench import synthetic_mix, synthetic_trades

@@ -243,7 +243,7 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int 
     """Every committed message of ``topic`` (read_committed), to the end of each partition;
     with ``at_least``, read again while fewer are there (``services.read_committed`` says
     why), then return what was read: a real loss still shows in the caller's comparison."""
-    from services import read_committed
+    from tests.services import read_committed
 
     return read_committed(bootstrap, topic, timeout=timeout,
                           enough=lambda messages: len(messages) >= at_least)

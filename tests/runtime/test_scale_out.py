@@ -34,10 +34,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
-
-from recovery_harness import Server, base_env, reference_of_orders  # noqa: E402
-from services import read_committed  # noqa: E402
+from tests.recovery.recovery_harness import Server, base_env, reference_of_orders
+from tests.services import read_committed
 
 from ringex.commands import new, pack  # noqa: E402
 from ringex.config import load_settings  # noqa: E402
@@ -389,7 +387,7 @@ def _check_newest_snapshot(directory: Path, p: int, per_partition, settings, reg
 @pytest.mark.timeout(180)
 def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
-    from services import delete_topics
+    from tests.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -493,7 +491,7 @@ def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
     """A's supervisor is paused (SIGSTOP) past its lease session while its children run on:
     the standby takes the lease. When A's supervisor wakes up it finds the lease lost,
     SIGKILLs every child at once and exits with 1. Partition 0's output stays exact."""
-    from services import delete_topics
+    from tests.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -570,7 +568,7 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
     both instances go in through the gateway; every read answers from the owner's prefix,
     owner checks hold, and nothing of either instance's market data is under the other's
     prefix."""
-    from services import delete_topics
+    from tests.services import delete_topics
     from tests.gateway.exchange import free_port
     from tests.runtime.test_gateway_distributed import _request, _until
 
