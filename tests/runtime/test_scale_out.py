@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recovery.recovery_harness import Server, base_env, reference_of_orders
-from tests.services import read_committed
+from tests.support.recovery_harness import Server, base_env, reference_of_orders
+from tests.support.services import read_committed
 
 from ringex.commands import new, pack  # noqa: E402
 from ringex.config import load_settings  # noqa: E402
@@ -387,7 +387,7 @@ def _check_newest_snapshot(directory: Path, p: int, per_partition, settings, reg
 @pytest.mark.timeout(180)
 def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
-    from tests.services import delete_topics
+    from tests.support.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -491,7 +491,7 @@ def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
     """A's supervisor is paused (SIGSTOP) past its lease session while its children run on:
     the standby takes the lease. When A's supervisor wakes up it finds the lease lost,
     SIGKILLs every child at once and exits with 1. Partition 0's output stays exact."""
-    from tests.services import delete_topics
+    from tests.support.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -568,9 +568,8 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
     both instances go in through the gateway; every read answers from the owner's prefix,
     owner checks hold, and nothing of either instance's market data is under the other's
     prefix."""
-    from tests.services import delete_topics
-    from tests.gateway.exchange import free_port
-    from tests.runtime.test_gateway_distributed import _request, _until
+    from tests.support.services import delete_topics
+    from tests.support.exchange import free_port, gateway_request, until
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -610,12 +609,12 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
         def healthy():
             assert gateway.poll() is None, gateway_log.read_text()[-4000:]
             try:
-                status, health = _request(port, "GET", "/health")
+                status, health = gateway_request(port, "GET", "/health")
             except OSError:
                 return None
             return health if status == 200 else None
 
-        health = _until(healthy, deadline, "a healthy gateway")
+        health = until(healthy, deadline, "a healthy gateway")
         assert [(i["partitions"], i["prefix"]) for i in health["market_data"]["instances"]] == \
             [([0], prefixes["a"]), ([1], prefixes["b"])]
 
@@ -624,7 +623,7 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
         for pair, price, sell_qty, buy_qty in (("DOGE-USDT", "0.12345", "500", "200"),
                                                ("BTC-USDT", "65000.00", "0.50000", "0.20000")):
             for key, side, quantity in ((alice_key, "SELL", sell_qty), (bob_key, "BUY", buy_qty)):
-                status, answer = _request(port, "POST", "/orders", {
+                status, answer = gateway_request(port, "POST", "/orders", {
                     "pair": pair, "side": side, "order_type": "LIMIT", "price": price,
                     "quantity": quantity}, key)
                 assert status == 202, answer
@@ -634,40 +633,40 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
             ("BTC-USDT", "SELL"): 1, ("BTC-USDT", "BUY"): 1}
 
         def order_of(key, order_id, status_name):
-            code, order = _request(port, "GET", f"/orders/{order_id}", key=key)
+            code, order = gateway_request(port, "GET", f"/orders/{order_id}", key=key)
             return order if code == 200 and order.get("status") == status_name else None
 
         for pair, rest in (("DOGE-USDT", "300"), ("BTC-USDT", "0.30000")):
             sell, buy = placed[pair, "SELL"], placed[pair, "BUY"]
-            _until(lambda: order_of(bob_key, buy, "FILLED"), deadline, f"{pair} fill")
-            maker = _until(lambda: order_of(alice_key, sell, "PARTIALLY_FILLED"), deadline,
+            until(lambda: order_of(bob_key, buy, "FILLED"), deadline, f"{pair} fill")
+            maker = until(lambda: order_of(alice_key, sell, "PARTIALLY_FILLED"), deadline,
                            f"{pair} maker")
             assert maker["leaves_quantity"] == rest and maker["pair"] == pair
             for key, order_id in ((bob_key, sell), (alice_key, buy)):  # not their orders
-                assert _request(port, "GET", f"/orders/{order_id}", key=key)[0] == 404
+                assert gateway_request(port, "GET", f"/orders/{order_id}", key=key)[0] == 404
 
             def book_shows_rest(pair=pair, rest=rest):
-                code, book = _request(port, "GET", f"/book/{pair}")
+                code, book = gateway_request(port, "GET", f"/book/{pair}")
                 return code == 200 and [level[1] for level in book["asks"]] == [rest]
 
             # the L2 snapshot follows the events by up to engine.book_interval_ms
-            _until(book_shows_rest, deadline, f"{pair} book")
+            until(book_shows_rest, deadline, f"{pair} book")
             # several reads, so that both gunicorn workers answer some of them
             for _ in range(4):
-                code, book = _request(port, "GET", f"/book/{pair}")
+                code, book = gateway_request(port, "GET", f"/book/{pair}")
                 assert code == 200 and book["bids"] == [] and \
                     [level[1] for level in book["asks"]] == [rest], book
-                code, trades = _request(port, "GET", f"/trades/{pair}")
+                code, trades = gateway_request(port, "GET", f"/trades/{pair}")
                 assert code == 200 and [(t["taker_order_id"], t["maker_order_id"])
                                         for t in trades["trades"]] == [(buy, sell)]
-                code, candles = _request(port, "GET", f"/candles/{pair}?interval=1m")
+                code, candles = gateway_request(port, "GET", f"/candles/{pair}?interval=1m")
                 assert code == 200 and [c["trades"] for c in candles["candles"]] == [1]
         for pair in ("BNB-USDT", "ETH-USDT"):  # quiet pairs of each instance
-            assert _request(port, "GET", f"/book/{pair}")[1]["asks"] == []
-        code, listing = _request(port, "GET", "/orders", key=alice_key)
+            assert gateway_request(port, "GET", f"/book/{pair}")[1]["asks"] == []
+        code, listing = gateway_request(port, "GET", "/orders", key=alice_key)
         assert code == 200 and [o["order_id"] for o in listing["orders"]] == \
             [placed["BTC-USDT", "SELL"], placed["DOGE-USDT", "SELL"]]
-        code, pairs = _request(port, "GET", "/pairs")
+        code, pairs = gateway_request(port, "GET", "/pairs")
         assert {p["status"] for p in pairs["pairs"]} == {"TRADING"}
 
         # each instance wrote only its own pairs, under its own prefix

@@ -1,5 +1,5 @@
-"""Helpers of the recovery tests: a `ringex serve` process tree, a Kafka order load, kills
-by role, and the oracle of issue 5.
+"""Helpers of the recovery tests (tests/recovery, and tests/runtime/test_scale_out.py): a
+`ringex serve` process tree, a Kafka order load, kills by role, and the oracle of issue 5.
 
 Roles are found through the ring registries (every producer and consumer registers its pid):
 inbound producers are the bridges, inbound consumer ``engine`` slot the engine, outbound
@@ -243,7 +243,7 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int 
     """Every committed message of ``topic`` (read_committed), to the end of each partition;
     with ``at_least``, read again while fewer are there (``services.read_committed`` says
     why), then return what was read: a real loss still shows in the caller's comparison."""
-    from tests.services import read_committed
+    from tests.support.services import read_committed
 
     return read_committed(bootstrap, topic, timeout=timeout,
                           enough=lambda messages: len(messages) >= at_least)
