@@ -27,13 +27,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.paced_producer import PacedProducer
 from tests.support.recovery_harness import Server, base_env, reference_of_orders
 from tests.support.services import read_committed
 
@@ -130,38 +130,27 @@ class Instance(Server):
             time.sleep(0.02)
 
 
-class PairLoad(threading.Thread):
+class PairLoad(PacedProducer):
     """Seeded JSON orders (limit near the mid, some market), cancels of delivered orders,
     binary frames and one malformed message per partition, each keyed by its pair into
     partition ``crc32(pair) % 2`` (librdkafka's default for keyed messages)."""
 
+    finish_timeout = 60.0
+
     def __init__(self, bootstrap: str, topic: str, registry, *, rate: int, seed: int = 11,
                  pairs=tuple(MIDS)):
-        super().__init__(daemon=True)
+        super().__init__(bootstrap, topic, rate=rate, seed=seed)
         self.pairs = list(pairs)
-        from confluent_kafka import Producer
-
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 5,
-                                  "message.timeout.ms": 0})
-        self.topic, self.registry, self.rate = topic, registry, rate
-        self.rng = np.random.default_rng(seed)
-        self.stop_event = threading.Event()
-        self.sent = self.acked = 0
-        self.failures: list[str] = []
+        self.registry = registry
         self.resting: dict[str, list[int]] = {name: [] for name in MIDS}  # delivered NEW ids
         self.frame_ids = 10**15
         self.poisoned: set[int] = set()
 
-    def _delivered(self, err, message, pair: str | None) -> None:
-        if err is not None:
-            self.failures.append(str(err))
-            return
-        self.acked += 1
+    def acknowledged(self, message, pair: str | None) -> None:
         if pair is not None:
             self.resting[pair].append(kafka_order_id(message.partition(), message.offset()))
 
-    def _message(self, i: int):
+    def message(self, i: int):
         rng = self.rng
         name = self.pairs[int(rng.integers(0, len(self.pairs)))]
         pair = self.registry.get(name)
@@ -194,35 +183,6 @@ class PairLoad(threading.Thread):
             order["type"] = "MARKET"
             del order["price"]
         return key, partition, json.dumps({"action": "new", "order": order}).encode(), name
-
-    def run(self) -> None:
-        i, tick = 0, 0.02
-        per_tick = max(1, int(self.rate * tick))
-        next_at = time.monotonic()
-        while not self.stop_event.is_set():
-            for _ in range(per_tick):
-                i += 1
-                key, partition, value, pair = self._message(i)
-                while True:
-                    try:
-                        self.producer.produce(
-                            self.topic, value, key, partition=partition,
-                            on_delivery=lambda err, msg, pair=pair: self._delivered(err, msg,
-                                                                                    pair))
-                        break
-                    except BufferError:
-                        self.producer.poll(0.05)
-                self.sent += 1
-            self.producer.poll(0)
-            next_at += tick
-            time.sleep(max(0.0, next_at - time.monotonic()))
-
-    def finish(self, timeout: float = 60.0) -> None:
-        self.stop_event.set()
-        self.join(30)
-        assert self.producer.flush(timeout) == 0, "orders not acknowledged"
-        assert not self.failures, self.failures[:5]
-        assert self.acked == self.sent
 
 
 def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
 from ringex.ring.ring import Ring
 from ringex.runtime.topology import read_ring_names, slots_for
+from tests.support.paced_producer import PacedProducer
 
 ROLES = ("bridge", "engine", "kafka_publisher", "marketdata")
 
@@ -151,29 +151,18 @@ def _session_alive(sid: int) -> bool:
     return False
 
 
-class OrderLoad(threading.Thread):
+class OrderLoad(PacedProducer):
     """Produces seed-style JSON orders (and some binary frames, cancels and client-id
-    resends) to ``orders`` at about ``rate`` messages/s until stopped; counts acks."""
+    resends) to partition 0 of ``orders`` at about ``rate`` messages/s until stopped."""
 
     def __init__(self, bootstrap: str, topic: str, registry, *, rate: int = 1500, seed: int = 7):
-        super().__init__(daemon=True)
-        from confluent_kafka import Producer
-
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 5,
-                                  "message.timeout.ms": 0})
-        self.topic, self.registry, self.rate = topic, registry, rate
-        self.rng = np.random.default_rng(seed)
-        self.stop_event = threading.Event()
-        self.sent = self.acked = 0
-        self.failures: list[str] = []
+        super().__init__(bootstrap, topic, rate=rate, seed=seed)
+        self.registry = registry
         self.next_frame_id = 10**15
 
-    def _delivered(self, err, _message) -> None:
-        if err is None:
-            self.acked += 1
-        else:
-            self.failures.append(str(err))
+    def message(self, i: int):
+        key, value = self._message(i)
+        return key, 0, value, None
 
     def _message(self, i: int):
         from ringex.commands import new, pack
@@ -209,34 +198,6 @@ class OrderLoad(threading.Thread):
             order["type"] = "MARKET"
             del order["price"]
         return key, json.dumps({"action": "new", "order": order}).encode()
-
-    def run(self) -> None:
-        i = 0
-        tick = 0.02
-        per_tick = max(1, int(self.rate * tick))
-        next_at = time.monotonic()
-        while not self.stop_event.is_set():
-            for _ in range(per_tick):
-                i += 1
-                key, value = self._message(i)
-                while True:
-                    try:
-                        self.producer.produce(self.topic, value, key, partition=0,
-                                              on_delivery=self._delivered)
-                        break
-                    except BufferError:
-                        self.producer.poll(0.05)
-                self.sent += 1
-            self.producer.poll(0)
-            next_at += tick
-            time.sleep(max(0.0, next_at - time.monotonic()))
-
-    def finish(self, timeout: float = 120.0) -> None:
-        self.stop_event.set()
-        self.join(30)
-        assert self.producer.flush(timeout) == 0, "orders not acknowledged"
-        assert not self.failures, self.failures[:5]
-        assert self.acked == self.sent
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int = 0):
