@@ -115,20 +115,6 @@ class Instance(Server):
         self.launch()
         self.wait_up(timeout)
 
-    def wait_recovered(self, timeout: float = 120.0) -> None:
-        """Until this run's engine has published its recovered input positions."""
-        from ringex.recovery.positions import read_positions
-        from ringex.runtime.topology import read_ring_names
-
-        run = read_ring_names(self.var_dir).inbound
-        deadline = time.monotonic() + timeout
-        while True:
-            content = read_positions(self.var_dir, run=run)
-            if content and content["engine_pid"] in self.pids()["engine"]:
-                return
-            assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
-            time.sleep(0.02)
-
 
 class PairLoad(PacedProducer):
     """Seeded JSON orders (limit near the mid, some market), cancels of delivered orders,

@@ -108,17 +108,21 @@ class Server:
         os.kill(pid, signal.SIGKILL)
         self.wait_roles([role], not_pid=pid, timeout=timeout)
         if recovered and role == "engine":
-            from ringex.recovery.positions import read_positions
-
-            run = read_ring_names(self.var_dir).inbound
-            deadline = time.monotonic() + timeout
-            while True:
-                content = read_positions(self.var_dir, run=run)
-                if content and content["engine_pid"] in self.pids()["engine"]:
-                    break
-                assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
-                time.sleep(0.05)
+            self.wait_recovered(timeout)
         return pid
+
+    def wait_recovered(self, timeout: float = 120.0) -> None:
+        """Until this run's engine has published its recovered input positions."""
+        from ringex.recovery.positions import read_positions
+
+        run = read_ring_names(self.var_dir).inbound
+        deadline = time.monotonic() + timeout
+        while True:
+            content = read_positions(self.var_dir, run=run)
+            if content and content["engine_pid"] in self.pids()["engine"]:
+                return
+            assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
+            time.sleep(0.05)
 
     def kill_tree(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
