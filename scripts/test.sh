@@ -50,7 +50,7 @@ stop_services() {
 }
 trap stop_services EXIT
 
-# The fixtures in tests/services.py read these.
+# The fixtures in tests/support/services.py read these.
 export RINGEX_KAFKA_BOOTSTRAP="${KAFKA_HOST:-127.0.0.1}:${KAFKA_PORT:-9092}"
 export RINGEX_REDIS_URL="redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}/0"
 

@@ -1,2 +1,3 @@
-# Register the real-service fixtures (kafka_bootstrap, redis_url, ...) from tests/services.py.
-pytest_plugins = ["services"]
+# Register the real-service fixtures (kafka_bootstrap, redis_url, ...) of
+# tests/support/services.py.
+pytest_plugins = ["tests.support.services"]

@@ -1,5 +1,5 @@
 """The real services the integration tests stand on: Kafka (scripts/kafka.sh) and Redis
-(scripts/redis.sh). Fixtures and helpers come from tests/services.py."""
+(scripts/redis.sh). Fixtures and helpers come from tests/support/services.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from services import check_kafka, check_redis, create_topics, delete_topics, flush_prefix, unique_name
+from tests.support.services import (check_kafka, check_redis, create_topics, delete_topics,
+                                     flush_prefix, unique_name)
 
 
 def _consume(bootstrap: str, topic: str, want: int, timeout: float = 30.0, **conf):

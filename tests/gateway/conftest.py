@@ -103,7 +103,7 @@ def client(engine_sink, registry):
 @pytest.fixture(scope="session")
 def embedded_exchange(tmp_path_factory):
     """One real embedded exchange with the gateway, shared by the end-to-end tests."""
-    from tests.gateway.exchange import start_exchange, stop_exchange
+    from tests.support.exchange import start_exchange, stop_exchange
 
     exchange = start_exchange(
         tmp_path_factory.mktemp("exchange"),

@@ -7,7 +7,7 @@ order then reaches the matcher and market data: trades, the book and order state
 import pytest
 
 from ringex.runtime.journal import journal_path, read_journal
-from tests.gateway.exchange import wait_for
+from tests.support.exchange import wait_for
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -33,7 +33,7 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 30.0, expect: int
     in partition then offset order. With ``expect``, read again until that many are there
     (and fail if they never are); with ``enough``, until ``enough(messages)`` holds on the
     raw messages, then return the last read either way (``services.read_committed``)."""
-    from services import read_committed
+    from tests.support.services import read_committed
 
     if expect is not None:
         enough = lambda ms: len(ms) >= expect  # noqa: E731

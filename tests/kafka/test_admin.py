@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ringex.kafka import ensure_topics, exchange_topics
-from services import delete_topics, unique_name
+from tests.support.services import delete_topics, unique_name
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(60)]
 

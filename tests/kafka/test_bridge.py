@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from kafka_io import produce, read_topic, wait_until
+from tests.kafka.kafka_io import produce, read_topic, wait_until
 from ringex import commands as cmd
 from ringex.engine import MatchingEngine
 from ringex.kafka import PER_RUN_GROUP, KafkaMetrics, run_bridge

@@ -15,7 +15,7 @@ import confluent_kafka
 import numpy as np
 import pytest
 
-from kafka_io import produce, wait_until
+from tests.kafka.kafka_io import produce, wait_until
 from ringex.engine import MatchingEngine
 from ringex.errors import RingexError
 from ringex.kafka import run_kafka_publisher
@@ -25,7 +25,7 @@ from ringex.kafka.publisher import transactional_id_for
 from ringex.records import EVENT_DTYPE
 from ringex.wire.frames import encode_event_frame
 from ringex.wire.json_events import events_to_json
-from test_publisher import order_flow, outbound_ring, publish_all  # noqa: F401
+from tests.kafka.test_publisher import order_flow, outbound_ring, publish_all  # noqa: F401
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
 

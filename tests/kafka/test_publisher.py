@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pytest
 
-from kafka_io import read_topic, wait_until
+from tests.kafka.kafka_io import read_topic, wait_until
 from ringex import commands as cmd
 from ringex.engine import MatchingEngine
 from ringex.kafka import run_kafka_publisher

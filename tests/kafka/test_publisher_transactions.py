@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from kafka_io import wait_until
+from tests.kafka.kafka_io import wait_until
 from ringex.engine import MatchingEngine
 from ringex.kafka import run_kafka_publisher
 from ringex.kafka.clients import transactional_producer_config
 from ringex.kafka.publisher import transactional_id_for, transactional_ids_for
 from ringex.records import EventKind
 from ringex.wire.json_events import events_to_json
-from test_publisher import check_topics, order_flow, outbound_ring, publish_all  # noqa: F401
+from tests.kafka.test_publisher import check_topics
+from tests.kafka.test_publisher import order_flow, outbound_ring, publish_all  # noqa: F401
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90)]
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from kafka_io import produce, read_topic
+from tests.kafka.kafka_io import produce, read_topic
 from ringex import commands as cmd
 from ringex.config import Settings, load_settings
 from ringex.errors import ConfigError

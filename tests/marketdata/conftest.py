@@ -2,8 +2,8 @@
 
 ``make_store(registry, candles_kept=..., trades_kept=..., depth=..., order_capacity=...)``
 returns a fresh, empty store. Redis stores use the REAL server (``redis_client`` from
-tests/services.py) under a unique key prefix that is flushed afterwards; shared-memory stores
-use a uniquely named segment that is unlinked afterwards.
+tests/support/services.py) under a unique key prefix that is flushed afterwards; shared-memory
+stores use a uniquely named segment that is unlinked afterwards.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from services import flush_prefix, unique_name
+from tests.support.services import flush_prefix, unique_name
 
 STORE_KINDS = [pytest.param("redis", marks=pytest.mark.redis), "shm"]
 

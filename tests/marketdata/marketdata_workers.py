@@ -11,7 +11,7 @@ import traceback
 
 import numpy as np
 
-from marketdata_streams import T0_NS, make_registry, trade_events
+from tests.marketdata.marketdata_streams import T0_NS, make_registry, trade_events
 
 T0_MS = T0_NS // 1_000_000
 

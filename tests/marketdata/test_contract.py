@@ -13,14 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marketdata_streams import (
-    T0_NS,
-    expected_candles,
-    make_registry,
-    store_state,
-    trade_events,
-    venue_events,
-)
+from tests.marketdata.marketdata_streams import (T0_NS, expected_candles, make_registry,
+                                                  store_state, trade_events, venue_events)
 from ringex import commands as C
 from ringex.errors import ValidationError
 from ringex.marketdata import MarketDataStore

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from marketdata_streams import make_registry, venue_events
+from tests.marketdata.marketdata_streams import make_registry, venue_events
 from ringex.marketdata.redis_encode import BatchEncoder
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EVENT_DTYPE, EventKind, Reason

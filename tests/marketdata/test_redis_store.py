@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from marketdata_streams import make_registry, venue_events
+from tests.marketdata.marketdata_streams import make_registry, venue_events
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EventKind
 from ringex.spec.order_status import fold_orders

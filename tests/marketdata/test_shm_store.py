@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from marketdata_streams import make_registry, trade_events
-from marketdata_workers import T0_MS, read, write
+from tests.marketdata.marketdata_streams import make_registry, trade_events
+from tests.marketdata.marketdata_workers import T0_MS, read, write
 from ringex.errors import LayoutMismatchError
 from ringex.marketdata.shm_store import SharedMemoryMarketData
 from ringex.pairs import Pair, PairRegistry

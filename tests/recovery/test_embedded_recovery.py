@@ -26,7 +26,7 @@ from ringex.runtime.journal import journal_path, read_journal
 from ringex.runtime.submit import InboundClient
 from ringex.runtime.topology import read_ring_names
 from ringex.spec.matcher import ReferenceMatcher
-from recovery_harness import Server, base_env, newest_snapshot_hash
+from tests.support.recovery_harness import Server, base_env, newest_snapshot_hash
 
 
 def _batch(rng: random.Random, registry, first: int, n: int):

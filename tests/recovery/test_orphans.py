@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from recovery_harness import Server, base_env
+from tests.support.recovery_harness import Server, base_env
 from ringex.ring.segment import list_segments, remove_segment
 
 

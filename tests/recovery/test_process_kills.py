@@ -21,9 +21,9 @@ import pytest
 
 from ringex.config import load_settings
 from ringex.ring.segment import list_segments
-from recovery_harness import (ROLES, OrderLoad, Server, base_env, check_kafka_oracle,
-                              check_redis_candles, newest_snapshot_hash, reference_of_orders,
-                              wait_topic_seq)
+from tests.support.recovery_harness import (ROLES, OrderLoad, Server, base_env, check_kafka_oracle,
+                                            check_redis_candles, newest_snapshot_hash,
+                                            reference_of_orders, wait_topic_seq)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

@@ -26,9 +26,10 @@ import pytest
 import redis
 
 from ringex.ring.segment import list_segments
-from recovery_harness import (OrderLoad, Server, check_kafka_oracle, check_redis_candles,
-                              newest_snapshot_hash, reference_of_orders, wait_topic_seq)
-from test_process_kills import _setup
+from tests.support.recovery_harness import (OrderLoad, Server, check_kafka_oracle,
+                                            check_redis_candles, newest_snapshot_hash,
+                                            reference_of_orders, wait_topic_seq)
+from tests.recovery.test_process_kills import _setup
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 

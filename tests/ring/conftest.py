@@ -2,7 +2,7 @@ import multiprocessing
 
 import pytest
 
-from ring_workers import STRESS_DTYPE
+from tests.ring.ring_workers import STRESS_DTYPE
 
 from ringex.ring import Ring
 

@@ -1,6 +1,7 @@
 """Peers for the ring tests: compiled producer/consumer loops and their process entry points.
 
-Everything here is importable by a ``spawn`` child (tests/ring is on ``sys.path``). A
+Everything here is importable by a ``spawn`` child as ``tests.ring.ring_workers`` (it
+inherits the parent's ``sys.path``, which pytest starts with the repository root). A
 stress record carries its producer, a per-producer counter, a payload and a checksum over all
 of them, so a consumer can detect a torn record (read before it was fully written, or
 overwritten while being read), a lost or duplicated record, and a reordering.

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from ring_workers import Peer, hammer_main, spin_main
+from tests.ring.ring_workers import Peer, hammer_main, spin_main
 
 from ringex.jit import njit
 from ringex.ring.atomics import cas, fetch_add, load_acquire, store_release

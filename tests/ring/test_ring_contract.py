@@ -8,8 +8,9 @@ another shape.
 
 import numpy as np
 import pytest
-from ring_workers import (OUT_OF_ORDER, OVERTAKEN, SEEN, STRESS_DTYPE, TORN, Peer, attach_main,
-                          consume, mix, produce, python_consumer_main, python_producer_main)
+from tests.ring.ring_workers import (OUT_OF_ORDER, OVERTAKEN, SEEN, STRESS_DTYPE, TORN, Peer,
+                                     attach_main, consume, mix, produce, python_consumer_main,
+                                     python_producer_main)
 
 from ringex.errors import LayoutMismatchError, RingexError
 from ringex.jit import njit

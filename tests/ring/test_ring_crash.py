@@ -9,16 +9,19 @@ import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from ring_workers import (STRESS_DTYPE, Peer, claim_and_hang_main, consume_then_hang_main,
-                          python_consumer_main)
+from tests.ring.ring_workers import (STRESS_DTYPE, Peer, claim_and_hang_main,
+                                     consume_then_hang_main, python_consumer_main)
 
 from ringex.ring import Ring, wait
 from ringex.ring.segment import SHM_DIR, list_segments
 
 pytestmark = pytest.mark.timeout(60)
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _kill(peer):
@@ -35,10 +38,10 @@ def test_segment_is_owner_only(make_ring):
 def test_an_attacher_that_exits_or_is_killed_leaves_the_segment(make_ring, spawn):
     ring = make_ring(capacity=16)
     path = os.path.join(SHM_DIR, ring.name)
-    code = ("import sys; from ringex.ring import Ring; sys.path.insert(0, %r); "
-            "from ring_workers import STRESS_DTYPE; r = Ring.attach(%r, STRESS_DTYPE); "
-            "r.consumer(0).close(); r.close()") % (os.path.dirname(__file__), ring.name)
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)  # own resource tracker
+    code = ("from ringex.ring import Ring; from tests.ring.ring_workers import STRESS_DTYPE; "
+            "r = Ring.attach(%r, STRESS_DTYPE); r.consumer(0).close(); r.close()") % ring.name
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30,  # own resource tracker
+                   cwd=REPO)  # `-c` puts the cwd first on sys.path: ringex and tests from here
     assert os.path.exists(path)
     peer = Peer("process", consume_then_hang_main, ring.name, 0, 0, ctx=spawn)  # shared tracker
     peer.result()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ring_workers import STRESS_DTYPE
+from tests.ring.ring_workers import STRESS_DTYPE
 
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
 from ringex.ring import layout as L

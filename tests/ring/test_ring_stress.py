@@ -7,8 +7,8 @@ upstream consumer, and in each producer's order. Runs are bounded in records and
 
 import numpy as np
 import pytest
-from ring_workers import (BAD_PRODUCER, OUT_OF_ORDER, OVERTAKEN, SEEN, STRESS_DTYPE, TORN,
-                          consumer_main, producer_main)
+from tests.ring.ring_workers import (BAD_PRODUCER, OUT_OF_ORDER, OVERTAKEN, SEEN, STRESS_DTYPE,
+                                     TORN, consumer_main, producer_main)
 
 from ringex.ring import Ring
 

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import psutil
 import pytest
-from ring_workers import STRESS_DTYPE, Peer, python_consumer_main
+from tests.ring.ring_workers import STRESS_DTYPE, Peer, python_consumer_main
 
 import ringex.ring
 from ringex.ring import wait

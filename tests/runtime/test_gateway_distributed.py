@@ -10,7 +10,6 @@ Two accounts trade through `POST /orders`. A 202 means Kafka acknowledged the or
 - the Kafka `trades` topic holds the trade, and `orders` holds exactly the two orders.
 """
 
-import http.client
 import json
 import os
 import signal
@@ -23,37 +22,13 @@ from confluent_kafka import Consumer
 
 from ringex.ring.segment import list_segments
 from ringex.wire.ids import kafka_order_id
-from tests.gateway.exchange import free_port
+from tests.support.exchange import free_port, gateway_request, until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.timeout(120)]
 
 ALICE_KEY, ALICE = "alice-dist-key", 101
 BOB_KEY, BOB = "bob-dist-key", 202
 BUDGET_S = 60.0
-
-
-def _request(port, method, path, body=None, key=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        headers = {"Content-Type": "application/json"}
-        if key is not None:
-            headers["X-API-Key"] = key
-        payload = None if body is None else json.dumps(body).encode()
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        return response.status, json.loads(raw) if raw else None
-    finally:
-        connection.close()
-
-
-def _until(predicate, deadline, what):
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def _read_topic(bootstrap, topic, expected, deadline):
@@ -103,20 +78,20 @@ def test_gateway_distributed_end_to_end(tmp_path, kafka_bootstrap, kafka_topics,
         def healthy():
             assert server.poll() is None, f"ringex serve exited:\n{log_tail()}"
             try:
-                status, health = _request(port, "GET", "/health")
+                status, health = gateway_request(port, "GET", "/health")
             except OSError:
                 return None
             return health if status == 200 and health["mode"] == "distributed" else None
 
-        health = _until(healthy, deadline, "a healthy distributed gateway")
+        health = until(healthy, deadline, "a healthy distributed gateway")
         assert health["sequencer"]["sequencer"] == "kafka"
 
         # Alice rests a sell; Bob's buy takes part of it.
-        status, sell = _request(port, "POST", "/orders", {
+        status, sell = gateway_request(port, "POST", "/orders", {
             "pair": "BTC-USDT", "side": "SELL", "order_type": "LIMIT", "price": "65000.50",
             "quantity": "0.50000", "client_order_id": "alice-1"}, ALICE_KEY)
         assert status == 202, sell
-        status, buy = _request(port, "POST", "/orders", {
+        status, buy = gateway_request(port, "POST", "/orders", {
             "pair": "BTC/USDT", "side": "buy", "order_type": "limit", "price": "65001.00",
             "quantity": "0.2", "client_order_id": "bob-1"}, BOB_KEY)
         assert status == 202, buy
@@ -126,31 +101,31 @@ def test_gateway_distributed_end_to_end(tmp_path, kafka_bootstrap, kafka_topics,
         sell_id, buy_id = sell["order_id"], buy["order_id"]
 
         def order_of(key, order_id, status_name):
-            code, order = _request(port, "GET", f"/orders/{order_id}", key=key)
+            code, order = gateway_request(port, "GET", f"/orders/{order_id}", key=key)
             return order if code == 200 and order.get("status") == status_name else None
 
-        taker = _until(lambda: order_of(BOB_KEY, buy_id, "FILLED"), deadline, "Bob's fill")
+        taker = until(lambda: order_of(BOB_KEY, buy_id, "FILLED"), deadline, "Bob's fill")
         assert (taker["filled_quantity"], taker["leaves_quantity"], taker["quantity"]) == \
             ("0.20000", "0.00000", "0.20000")
         assert taker["side"] == "BUY" and taker["price"] == "65001.00"
-        maker = _until(lambda: order_of(ALICE_KEY, sell_id, "PARTIALLY_FILLED"), deadline,
+        maker = until(lambda: order_of(ALICE_KEY, sell_id, "PARTIALLY_FILLED"), deadline,
                        "Alice's partial fill")
         assert (maker["filled_quantity"], maker["leaves_quantity"], maker["price"]) == \
             ("0.20000", "0.30000", "65000.50")
 
         def book_shows_rest():
-            code, book = _request(port, "GET", "/book/BTC-USDT?depth=5")
+            code, book = gateway_request(port, "GET", "/book/BTC-USDT?depth=5")
             return book if code == 200 and book["asks"] == [["65000.50", "0.30000", 1]] else None
 
-        book = _until(book_shows_rest, deadline, "the book")
+        book = until(book_shows_rest, deadline, "the book")
         assert book["bids"] == []
 
-        code, trades = _request(port, "GET", "/trades/BTC-USDT?limit=10")
+        code, trades = gateway_request(port, "GET", "/trades/BTC-USDT?limit=10")
         assert code == 200
         assert [(t["price"], t["quantity"], t["taker_side"], t["taker_order_id"],
                  t["maker_order_id"]) for t in trades["trades"]] == \
             [("65000.50", "0.20000", "BUY", buy_id, sell_id)]
-        code, candles = _request(port, "GET", "/candles/BTC%2FUSDT?interval=1m")
+        code, candles = gateway_request(port, "GET", "/candles/BTC%2FUSDT?interval=1m")
         assert code == 200 and len(candles["candles"]) == 1
         candle = candles["candles"][0]
         assert {k: candle[k] for k in ("open", "high", "low", "close", "volume", "trades")} == \
@@ -160,9 +135,9 @@ def test_gateway_distributed_end_to_end(tmp_path, kafka_bootstrap, kafka_topics,
         # Bob may not see, cancel or amend Alice's order: 404, and nothing is sent.
         for method, body in (("GET", None), ("DELETE", None),
                              ("PATCH", {"price": "65000.50", "quantity": "0.10000"})):
-            code, problem = _request(port, method, f"/orders/{sell_id}", body, BOB_KEY)
+            code, problem = gateway_request(port, method, f"/orders/{sell_id}", body, BOB_KEY)
             assert code == 404 and problem["field"] == "order_id", (method, problem)
-        code, listing = _request(port, "GET", "/orders?pair=BTC-USDT", key=BOB_KEY)
+        code, listing = gateway_request(port, "GET", "/orders?pair=BTC-USDT", key=BOB_KEY)
         assert code == 200 and [o["order_id"] for o in listing["orders"]] == [buy_id]
 
         trade_messages = _read_topic(kafka_bootstrap, topics["trades"], 1, deadline)

@@ -27,17 +27,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
-
-from recovery_harness import Server, base_env, reference_of_orders  # noqa: E402
-from services import read_committed  # noqa: E402
+from tests.support.paced_producer import PacedProducer
+from tests.support.recovery_harness import Server, base_env, reference_of_orders
+from tests.support.services import read_committed
 
 from ringex.commands import new, pack  # noqa: E402
 from ringex.config import load_settings  # noqa: E402
@@ -117,53 +115,28 @@ class Instance(Server):
         self.launch()
         self.wait_up(timeout)
 
-    def wait_recovered(self, timeout: float = 120.0) -> None:
-        """Until this run's engine has published its recovered input positions."""
-        from ringex.recovery.positions import read_positions
-        from ringex.runtime.topology import read_ring_names
 
-        run = read_ring_names(self.var_dir).inbound
-        deadline = time.monotonic() + timeout
-        while True:
-            content = read_positions(self.var_dir, run=run)
-            if content and content["engine_pid"] in self.pids()["engine"]:
-                return
-            assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
-            time.sleep(0.02)
-
-
-class PairLoad(threading.Thread):
+class PairLoad(PacedProducer):
     """Seeded JSON orders (limit near the mid, some market), cancels of delivered orders,
     binary frames and one malformed message per partition, each keyed by its pair into
     partition ``crc32(pair) % 2`` (librdkafka's default for keyed messages)."""
 
+    finish_timeout = 60.0
+
     def __init__(self, bootstrap: str, topic: str, registry, *, rate: int, seed: int = 11,
                  pairs=tuple(MIDS)):
-        super().__init__(daemon=True)
+        super().__init__(bootstrap, topic, rate=rate, seed=seed)
         self.pairs = list(pairs)
-        from confluent_kafka import Producer
-
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 5,
-                                  "message.timeout.ms": 0})
-        self.topic, self.registry, self.rate = topic, registry, rate
-        self.rng = np.random.default_rng(seed)
-        self.stop_event = threading.Event()
-        self.sent = self.acked = 0
-        self.failures: list[str] = []
+        self.registry = registry
         self.resting: dict[str, list[int]] = {name: [] for name in MIDS}  # delivered NEW ids
         self.frame_ids = 10**15
         self.poisoned: set[int] = set()
 
-    def _delivered(self, err, message, pair: str | None) -> None:
-        if err is not None:
-            self.failures.append(str(err))
-            return
-        self.acked += 1
+    def acknowledged(self, message, pair: str | None) -> None:
         if pair is not None:
             self.resting[pair].append(kafka_order_id(message.partition(), message.offset()))
 
-    def _message(self, i: int):
+    def message(self, i: int):
         rng = self.rng
         name = self.pairs[int(rng.integers(0, len(self.pairs)))]
         pair = self.registry.get(name)
@@ -196,35 +169,6 @@ class PairLoad(threading.Thread):
             order["type"] = "MARKET"
             del order["price"]
         return key, partition, json.dumps({"action": "new", "order": order}).encode(), name
-
-    def run(self) -> None:
-        i, tick = 0, 0.02
-        per_tick = max(1, int(self.rate * tick))
-        next_at = time.monotonic()
-        while not self.stop_event.is_set():
-            for _ in range(per_tick):
-                i += 1
-                key, partition, value, pair = self._message(i)
-                while True:
-                    try:
-                        self.producer.produce(
-                            self.topic, value, key, partition=partition,
-                            on_delivery=lambda err, msg, pair=pair: self._delivered(err, msg,
-                                                                                    pair))
-                        break
-                    except BufferError:
-                        self.producer.poll(0.05)
-                self.sent += 1
-            self.producer.poll(0)
-            next_at += tick
-            time.sleep(max(0.0, next_at - time.monotonic()))
-
-    def finish(self, timeout: float = 60.0) -> None:
-        self.stop_event.set()
-        self.join(30)
-        assert self.producer.flush(timeout) == 0, "orders not acknowledged"
-        assert not self.failures, self.failures[:5]
-        assert self.acked == self.sent
 
 
 def _wait_partition_counts(bootstrap: str, topic: str, wanted: dict[int, int],
@@ -389,7 +333,7 @@ def _check_newest_snapshot(directory: Path, p: int, per_partition, settings, reg
 @pytest.mark.timeout(180)
 def test_two_instances_split_the_partitions_and_a_standby_takes_one_over(
         tmp_path, kafka_bootstrap, kafka_topics, redis_url, redis_prefix):
-    from services import delete_topics
+    from tests.support.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -493,7 +437,7 @@ def test_an_instance_that_loses_its_lease_kills_its_children_and_exits(
     """A's supervisor is paused (SIGSTOP) past its lease session while its children run on:
     the standby takes the lease. When A's supervisor wakes up it finds the lease lost,
     SIGKILLs every child at once and exits with 1. Partition 0's output stays exact."""
-    from services import delete_topics
+    from tests.support.services import delete_topics
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -570,9 +514,8 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
     both instances go in through the gateway; every read answers from the owner's prefix,
     owner checks hold, and nothing of either instance's market data is under the other's
     prefix."""
-    from services import delete_topics
-    from tests.gateway.exchange import free_port
-    from tests.runtime.test_gateway_distributed import _request, _until
+    from tests.support.services import delete_topics
+    from tests.support.exchange import free_port, gateway_request, until
 
     topics = _topics(kafka_topics)
     config = tmp_path / "pairs.toml"
@@ -612,12 +555,12 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
         def healthy():
             assert gateway.poll() is None, gateway_log.read_text()[-4000:]
             try:
-                status, health = _request(port, "GET", "/health")
+                status, health = gateway_request(port, "GET", "/health")
             except OSError:
                 return None
             return health if status == 200 else None
 
-        health = _until(healthy, deadline, "a healthy gateway")
+        health = until(healthy, deadline, "a healthy gateway")
         assert [(i["partitions"], i["prefix"]) for i in health["market_data"]["instances"]] == \
             [([0], prefixes["a"]), ([1], prefixes["b"])]
 
@@ -626,7 +569,7 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
         for pair, price, sell_qty, buy_qty in (("DOGE-USDT", "0.12345", "500", "200"),
                                                ("BTC-USDT", "65000.00", "0.50000", "0.20000")):
             for key, side, quantity in ((alice_key, "SELL", sell_qty), (bob_key, "BUY", buy_qty)):
-                status, answer = _request(port, "POST", "/orders", {
+                status, answer = gateway_request(port, "POST", "/orders", {
                     "pair": pair, "side": side, "order_type": "LIMIT", "price": price,
                     "quantity": quantity}, key)
                 assert status == 202, answer
@@ -636,40 +579,40 @@ def test_one_gateway_reads_the_market_data_of_both_instances(
             ("BTC-USDT", "SELL"): 1, ("BTC-USDT", "BUY"): 1}
 
         def order_of(key, order_id, status_name):
-            code, order = _request(port, "GET", f"/orders/{order_id}", key=key)
+            code, order = gateway_request(port, "GET", f"/orders/{order_id}", key=key)
             return order if code == 200 and order.get("status") == status_name else None
 
         for pair, rest in (("DOGE-USDT", "300"), ("BTC-USDT", "0.30000")):
             sell, buy = placed[pair, "SELL"], placed[pair, "BUY"]
-            _until(lambda: order_of(bob_key, buy, "FILLED"), deadline, f"{pair} fill")
-            maker = _until(lambda: order_of(alice_key, sell, "PARTIALLY_FILLED"), deadline,
+            until(lambda: order_of(bob_key, buy, "FILLED"), deadline, f"{pair} fill")
+            maker = until(lambda: order_of(alice_key, sell, "PARTIALLY_FILLED"), deadline,
                            f"{pair} maker")
             assert maker["leaves_quantity"] == rest and maker["pair"] == pair
             for key, order_id in ((bob_key, sell), (alice_key, buy)):  # not their orders
-                assert _request(port, "GET", f"/orders/{order_id}", key=key)[0] == 404
+                assert gateway_request(port, "GET", f"/orders/{order_id}", key=key)[0] == 404
 
             def book_shows_rest(pair=pair, rest=rest):
-                code, book = _request(port, "GET", f"/book/{pair}")
+                code, book = gateway_request(port, "GET", f"/book/{pair}")
                 return code == 200 and [level[1] for level in book["asks"]] == [rest]
 
             # the L2 snapshot follows the events by up to engine.book_interval_ms
-            _until(book_shows_rest, deadline, f"{pair} book")
+            until(book_shows_rest, deadline, f"{pair} book")
             # several reads, so that both gunicorn workers answer some of them
             for _ in range(4):
-                code, book = _request(port, "GET", f"/book/{pair}")
+                code, book = gateway_request(port, "GET", f"/book/{pair}")
                 assert code == 200 and book["bids"] == [] and \
                     [level[1] for level in book["asks"]] == [rest], book
-                code, trades = _request(port, "GET", f"/trades/{pair}")
+                code, trades = gateway_request(port, "GET", f"/trades/{pair}")
                 assert code == 200 and [(t["taker_order_id"], t["maker_order_id"])
                                         for t in trades["trades"]] == [(buy, sell)]
-                code, candles = _request(port, "GET", f"/candles/{pair}?interval=1m")
+                code, candles = gateway_request(port, "GET", f"/candles/{pair}?interval=1m")
                 assert code == 200 and [c["trades"] for c in candles["candles"]] == [1]
         for pair in ("BNB-USDT", "ETH-USDT"):  # quiet pairs of each instance
-            assert _request(port, "GET", f"/book/{pair}")[1]["asks"] == []
-        code, listing = _request(port, "GET", "/orders", key=alice_key)
+            assert gateway_request(port, "GET", f"/book/{pair}")[1]["asks"] == []
+        code, listing = gateway_request(port, "GET", "/orders", key=alice_key)
         assert code == 200 and [o["order_id"] for o in listing["orders"]] == \
             [placed["BTC-USDT", "SELL"], placed["DOGE-USDT", "SELL"]]
-        code, pairs = _request(port, "GET", "/pairs")
+        code, pairs = gateway_request(port, "GET", "/pairs")
         assert {p["status"] for p in pairs["pairs"]} == {"TRADING"}
 
         # each instance wrote only its own pairs, under its own prefix

@@ -1,5 +1,6 @@
 """A real embedded exchange (``ringex serve`` in a subprocess, gunicorn on an ephemeral
-loopback port) for the end-to-end gateway tests, and a tiny HTTP client for them.
+loopback port) for the end-to-end gateway tests, and a tiny HTTP client and bounded waits for
+any gateway on loopback (the gateway and runtime tests).
 
 The subprocess gets a clean environment (no ``RINGEX_KAFKA_BOOTSTRAP``/``RINGEX_REDIS_URL``
 from ``scripts/test.sh``, which would switch it to distributed mode), its own ``var`` dir and
@@ -114,13 +115,34 @@ def stop_exchange(exchange: RunningExchange, timeout: float = 40.0) -> int:
     return process.returncode
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
-    """The first truthy ``predicate()`` within ``timeout`` seconds, else AssertionError."""
-    deadline = time.monotonic() + timeout
+def gateway_request(port: int, method: str, path: str, body=None, key: str | None = None):
+    """``(status, parsed JSON or None)`` of one JSON request to a gateway on loopback, as the
+    account of API key ``key``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["X-API-Key"] = key
+        payload = None if body is None else json.dumps(body).encode()
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw) if raw else None
+    finally:
+        connection.close()
+
+
+def until(predicate, deadline: float, what: str, interval: float = 0.1):
+    """The first truthy ``predicate()`` before ``deadline`` (``time.monotonic()``), else
+    AssertionError naming ``what``; one deadline can bound several waits of a test."""
     while True:
         value = predicate()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(interval)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """The first truthy ``predicate()`` within ``timeout`` seconds, else AssertionError."""
+    return until(predicate, time.monotonic() + timeout, f"a condition for {timeout}s", interval)

@@ -1,4 +1,4 @@
-"""Every golden scenario of ``tests/scenarios.py`` against every matcher.
+"""Every golden scenario of ``tests/book/scenarios.py`` against every matcher.
 
 The compiled engine (``ringex.engine.MatchingEngine``) is imported lazily by its factory, so its
 cases fail, not skip, until it exists.
@@ -15,7 +15,7 @@ from ringex.commands import pack
 from ringex.records import EVENT_DTYPE, EventKind, Reason
 from ringex.testing.checks import assert_well_formed
 from ringex.testing.matchers import MATCHER_FACTORIES
-from scenarios import SCENARIOS, Scenario, pairs
+from tests.book.scenarios import SCENARIOS, Scenario, pairs
 
 
 def _slug(name: str) -> str:

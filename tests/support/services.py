@@ -1,9 +1,9 @@
 """Pytest plugin: the real Kafka broker and Redis server used by the tests.
 
-Registered by ``tests/conftest.py`` (``pytest_plugins = ["services"]``). The services are
-started by ``scripts/kafka.sh start`` and ``scripts/redis.sh start`` (``scripts/test.sh`` does
-both). A test that asks for a service which is not running FAILS with a message saying how to
-start it: it is never skipped.
+Registered by ``tests/conftest.py`` (``pytest_plugins = ["tests.support.services"]``). The
+services are started by ``scripts/kafka.sh start`` and ``scripts/redis.sh start``
+(``scripts/test.sh`` does both). A test that asks for a service which is not running FAILS with
+a message saying how to start it: it is never skipped.
 
 Fixtures
     kafka_bootstrap   "127.0.0.1:9092" (or $RINGEX_KAFKA_BOOTSTRAP) once the broker answers

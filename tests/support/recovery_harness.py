@@ -1,5 +1,5 @@
-"""Helpers of the recovery tests: a `ringex serve` process tree, a Kafka order load, kills
-by role, and the oracle of issue 5.
+"""Helpers of the recovery tests (tests/recovery, and tests/runtime/test_scale_out.py): a
+`ringex serve` process tree, a Kafka order load, kills by role, and the oracle of issue 5.
 
 Roles are found through the ring registries (every producer and consumer registers its pid):
 inbound producers are the bridges, inbound consumer ``engine`` slot the engine, outbound
@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
 from ringex.ring.ring import Ring
 from ringex.runtime.topology import read_ring_names, slots_for
+from tests.support.paced_producer import PacedProducer
 
 ROLES = ("bridge", "engine", "kafka_publisher", "marketdata")
 
@@ -108,17 +108,21 @@ class Server:
         os.kill(pid, signal.SIGKILL)
         self.wait_roles([role], not_pid=pid, timeout=timeout)
         if recovered and role == "engine":
-            from ringex.recovery.positions import read_positions
-
-            run = read_ring_names(self.var_dir).inbound
-            deadline = time.monotonic() + timeout
-            while True:
-                content = read_positions(self.var_dir, run=run)
-                if content and content["engine_pid"] in self.pids()["engine"]:
-                    break
-                assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
-                time.sleep(0.05)
+            self.wait_recovered(timeout)
         return pid
+
+    def wait_recovered(self, timeout: float = 120.0) -> None:
+        """Until this run's engine has published its recovered input positions."""
+        from ringex.recovery.positions import read_positions
+
+        run = read_ring_names(self.var_dir).inbound
+        deadline = time.monotonic() + timeout
+        while True:
+            content = read_positions(self.var_dir, run=run)
+            if content and content["engine_pid"] in self.pids()["engine"]:
+                return
+            assert time.monotonic() < deadline, f"engine did not recover\n{self.tail()}"
+            time.sleep(0.05)
 
     def kill_tree(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -151,29 +155,18 @@ def _session_alive(sid: int) -> bool:
     return False
 
 
-class OrderLoad(threading.Thread):
+class OrderLoad(PacedProducer):
     """Produces seed-style JSON orders (and some binary frames, cancels and client-id
-    resends) to ``orders`` at about ``rate`` messages/s until stopped; counts acks."""
+    resends) to partition 0 of ``orders`` at about ``rate`` messages/s until stopped."""
 
     def __init__(self, bootstrap: str, topic: str, registry, *, rate: int = 1500, seed: int = 7):
-        super().__init__(daemon=True)
-        from confluent_kafka import Producer
-
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 5,
-                                  "message.timeout.ms": 0})
-        self.topic, self.registry, self.rate = topic, registry, rate
-        self.rng = np.random.default_rng(seed)
-        self.stop_event = threading.Event()
-        self.sent = self.acked = 0
-        self.failures: list[str] = []
+        super().__init__(bootstrap, topic, rate=rate, seed=seed)
+        self.registry = registry
         self.next_frame_id = 10**15
 
-    def _delivered(self, err, _message) -> None:
-        if err is None:
-            self.acked += 1
-        else:
-            self.failures.append(str(err))
+    def message(self, i: int):
+        key, value = self._message(i)
+        return key, 0, value, None
 
     def _message(self, i: int):
         from ringex.commands import new, pack
@@ -210,40 +203,12 @@ class OrderLoad(threading.Thread):
             del order["price"]
         return key, json.dumps({"action": "new", "order": order}).encode()
 
-    def run(self) -> None:
-        i = 0
-        tick = 0.02
-        per_tick = max(1, int(self.rate * tick))
-        next_at = time.monotonic()
-        while not self.stop_event.is_set():
-            for _ in range(per_tick):
-                i += 1
-                key, value = self._message(i)
-                while True:
-                    try:
-                        self.producer.produce(self.topic, value, key, partition=0,
-                                              on_delivery=self._delivered)
-                        break
-                    except BufferError:
-                        self.producer.poll(0.05)
-                self.sent += 1
-            self.producer.poll(0)
-            next_at += tick
-            time.sleep(max(0.0, next_at - time.monotonic()))
-
-    def finish(self, timeout: float = 120.0) -> None:
-        self.stop_event.set()
-        self.join(30)
-        assert self.producer.flush(timeout) == 0, "orders not acknowledged"
-        assert not self.failures, self.failures[:5]
-        assert self.acked == self.sent
-
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int = 0):
     """Every committed message of ``topic`` (read_committed), to the end of each partition;
     with ``at_least``, read again while fewer are there (``services.read_committed`` says
     why), then return what was read: a real loss still shows in the caller's comparison."""
-    from services import read_committed
+    from tests.support.services import read_committed
 
     return read_committed(bootstrap, topic, timeout=timeout,
                           enough=lambda messages: len(messages) >= at_least)

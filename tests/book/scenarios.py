@@ -1,9 +1,9 @@
 """Golden scenarios: docs/matching.md as tables of commands and the events they must produce.
 
 A scenario is a list of steps, each one command and the events it causes (only the fields that
-matter are listed; ``tests/test_scenarios.py`` checks the rest generically: sequence numbers,
-command indexes, unused fields 0, ``quantity == filled + leaves``), then the expected book.
-Every matcher (the reference and the compiled one) must pass every scenario.
+matter are listed; ``tests/book/test_scenarios.py`` checks the rest generically: sequence
+numbers, command indexes, unused fields 0, ``quantity == filled + leaves``), then the expected
+book. Every matcher (the reference and the compiled one) must pass every scenario.
 
 Default pair 0 (and pair 1 where two are needed): band [10, 1000] ticks, quantity [1, 1000] lots.
 The client-order-id window is 1,000,000 keys (the engine's default) unless a scenario says.
