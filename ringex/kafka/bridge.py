@@ -43,7 +43,7 @@ from ringex.kafka.dlq import DeadLetters
 from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
 from ringex.kafka.offsets import REPLAY, OffsetPolicy
 from ringex.kafka.partitioning import partition_for
-from ringex.records import COMMAND_DTYPE
+from ringex.records import COMMAND_DTYPE, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
 
 __all__ = ["run_bridge", "BridgeStats", "home_partitions", "static_member_id"]
 
@@ -261,8 +261,6 @@ def _joined(chunks: list[np.ndarray]) -> np.ndarray:
 def _decode_json_run(run, registry, account: int, dead_letters: DeadLetters,
                      metrics: KafkaMetrics, stats: BridgeStats, homes, chunks) -> None:
     """JSON messages of one partition, without headers: one record each."""
-    from ringex.recovery.marks import MESSAGE_END, MESSAGE_START
-
     partition = run[0].partition()
     keys = [message.key() for message in run]
     stamps = [timestamp_ns_of(message) for message in run]
@@ -335,8 +333,6 @@ def _decode_one(message, registry, account: int, dead_letters: DeadLetters,
 def _mark_message(commands: np.ndarray) -> np.ndarray:
     """Mark a message's first, last and middle records (``_reserved``), so the engine applies
     each message once even when a restarted bridge writes it again (``docs/recovery.md``)."""
-    from ringex.recovery.marks import MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
-
     if commands.shape[0]:
         commands["_reserved"] = MESSAGE_MIDDLE
         commands["_reserved"][0] = MESSAGE_START

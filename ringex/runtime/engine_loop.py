@@ -43,7 +43,7 @@ from ringex.book.inspect import fill_depth
 from ringex.book.process import process_commands
 from ringex.book.state import META_NEXT_SEQ
 from ringex.jit import njit
-from ringex.recovery.marks import MESSAGE_BITS, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
+from ringex.records import MESSAGE_BITS, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
 from ringex.ring.barrier import consumer_sequence, release, wait_for
 from ringex.ring.kernel import monotonic_ns
 from ringex.ring.sequencer import claim, publish
@@ -60,9 +60,6 @@ __all__ = [
     "COUNTER_NAMES",
     "apply_commands",
     "new_positions",
-    "MESSAGE_START",
-    "MESSAGE_END",
-    "MESSAGE_MIDDLE",
     "MAX_PARTITIONS",
 ]
 
