@@ -1,4 +1,4 @@
-"""Recovery: snapshots on disk, the engine's input positions, and rebuilding projections.
+"""Recovery: snapshots on disk and the engine's input positions.
 
 * :mod:`ringex.recovery.snapshots`: ``SnapshotStore``, atomic snapshot files in
   ``<var>/snapshots`` (temp file, fsync, rename, fsync of the directory), the last N kept,
@@ -6,7 +6,6 @@
   aside, and the previous one is used).
 * :mod:`ringex.recovery.positions`: the small JSON file through which the engine tells the
   bridges where to read `orders` from (the positions its newest snapshot covers).
-* :mod:`ringex.recovery.rebuild`: ``ringex rebuild-redis``: `order-events` replayed into Redis.
 
 The protocol as a whole is described in ``docs/recovery.md``.
 """

@@ -3,10 +3,10 @@
 `order-events` holds every event (trades included, with the maker's fields), so it alone
 rebuilds candles, recent trades and order status; `trades` carries the same TRADE events and
 is used only as a cross-check of the count. The command reads every partition from its
-beginning up to the high watermark seen at start, turns the JSON back into ``EVENT_DTYPE``
-records (exactly: decimals through the pair registry; event frames as they are), merges the partitions by ``seq`` and
-applies them in batches to :class:`RedisMarketData`. The store ignores every ``seq`` at or
-below its ``last_seq``, so the command is idempotent: run it twice, or while the Redis
+beginning up to the high watermark seen at start, turns the messages back into ``EVENT_DTYPE``
+records (:mod:`ringex.kafka.event_payloads`), merges the partitions by ``seq`` and applies
+them in batches to :class:`RedisMarketData`. The store ignores every ``seq`` at or below its
+``last_seq``, so the command is idempotent: run it twice, or while the Redis
 publisher runs, and nothing is counted twice. ``--flush`` deletes the prefix's keys first (a
 full rebuild, e.g. after Redis lost data: a Redis that lost its tail has a ``last_seq``
 behind the events it kept, so without ``--flush`` the missing events are simply applied).
@@ -16,124 +16,16 @@ L2 books are not events: they come back with the engine's next book snapshot.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from decimal import Decimal
 
 import numpy as np
 
-from ringex.records import (EVENT_DTYPE, EventKind, OrderFlag, OrderStatus, OrderType,
-                            PairStatus, Reason, Side, TimeInForce)
+from ringex.kafka.event_payloads import events_from_payloads
 
-__all__ = ["events_from_json", "events_from_payloads", "read_topic_events", "rebuild_redis"]
+__all__ = ["read_topic_events", "rebuild_redis"]
 
-log = logging.getLogger("ringex.recovery.rebuild")
-
-_ENUMS = {"kind": EventKind, "reason": Reason, "side": Side, "order_type": OrderType,
-          "tif": TimeInForce, "order_status": OrderStatus, "pair_status": PairStatus}
-_PRICES = ("price",)
-_QUANTITIES = ("quantity", "filled_qty", "leaves_qty", "trade_qty", "maker_quantity",
-               "maker_filled_qty", "maker_leaves_qty")
-_INTEGERS = ("seq", "command_index", "timestamp_ns", "pair_id", "order_id", "client_order_id",
-             "account", "maker_order_id", "maker_account")
-
-
-def events_from_json(payloads, registry) -> np.ndarray:
-    """``order-events`` messages -> ``EVENT_DTYPE`` records (the inverse of events_to_json).
-
-    Column by column (a structured row written field by field cost ~45 us per event), and
-    decimals through each pair's integer scale: the encoder writes exactly the step's
-    fractional digits, so ``int(digits) / multiplier`` is exact; anything else takes the
-    ``Decimal`` path, which raises on a value that is not a whole number of steps.
-    """
-    import msgspec
-
-    from ringex.wire.units import registry_units
-
-    decode = msgspec.json.decode
-    units = registry_units(registry).by_id
-    n = len(payloads)
-    columns = {name: [0] * n for name in (*_INTEGERS, *_ENUMS, *_PRICES, *_QUANTITIES,
-                                          "flags")}
-    enum_values = {name: {member.name: int(member) for member in enum_type}
-                   for name, enum_type in _ENUMS.items()}
-    for index, payload in enumerate(payloads):
-        message = decode(payload)
-        for name in _INTEGERS:
-            value = message.get(name)
-            if value is not None:
-                columns[name][index] = int(value)
-        for name, values in enum_values.items():
-            value = message.get(name)
-            if value is not None:
-                columns[name][index] = values[value]
-        if message.get("post_only"):
-            columns["flags"][index] = int(OrderFlag.POST_ONLY)
-        if columns["kind"][index] == EventKind.MASS_CANCELED:
-            columns["trade_qty"][index] = int(message.get("canceled_count", 0))
-        pair_id = columns["pair_id"][index]
-        pair_units = units[pair_id] if 0 <= pair_id < len(units) else None
-        if pair_units is None:
-            continue
-        for name in _PRICES:
-            text = message.get(name)
-            if text is not None:
-                columns[name][index] = _units(text, pair_units.price, pair_units.pair.tick_size,
-                                              name)
-        for name in _QUANTITIES:
-            text = message.get(name)
-            if text is not None:
-                columns[name][index] = _units(text, pair_units.quantity,
-                                              pair_units.pair.lot_size, name)
-    events = np.zeros(n, dtype=EVENT_DTYPE)
-    for name, values in columns.items():
-        events[name] = values
-    return events
-
-
-def _units(text: str, scale, step, name: str) -> int:
-    """``text`` as a whole number of steps: the fast exact path, else :func:`_steps`."""
-    whole, dot, fraction = text.partition(".")
-    if (dot and len(fraction) == scale.places and fraction.isdigit()) or \
-            (not dot and scale.places == 0):
-        try:
-            units, remainder = divmod(int(whole + fraction), scale.multiplier)
-        except ValueError:
-            return _steps(text, step, name)
-        if not remainder:
-            return units
-    return _steps(text, step, name)
-
-
-def events_from_payloads(payloads, registry) -> np.ndarray:
-    """``order-events`` messages of either format (``kafka.events_format``) -> records.
-
-    Event frames are taken as they are; JSON events go through :func:`events_from_json`. The
-    result is in message order; the caller sorts by ``seq``.
-    """
-    from ringex.wire.frames import decode_event_frame, is_event_frame
-
-    parts, texts = [], []
-    for payload in payloads:
-        if is_event_frame(payload):
-            if texts:
-                parts.append(events_from_json(texts, registry))
-                texts = []
-            parts.append(decode_event_frame(payload))
-        else:
-            texts.append(payload)
-    if texts:
-        parts.append(events_from_json(texts, registry))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=EVENT_DTYPE)
-
-
-def _steps(text: str, step, name: str) -> int:
-    """An exact decimal string as a whole number of ``step`` (zero allowed, unlike orders)."""
-    value = Decimal(text) / Decimal(step)
-    if value != value.to_integral_value():
-        raise ValueError(f"{name} {text!r} is not a multiple of {step}")
-    return int(value)
+log = logging.getLogger("ringex.runtime.rebuild_redis")
 
 
 def read_topic_events(bootstrap: str, topic: str, *, timeout: float = 120.0):
