@@ -89,7 +89,7 @@ _POSITIONS_TIMEOUT_S = 600.0  # an engine loading a large snapshot may take a wh
 
 def _warm(settings: Settings, logger) -> None:
     """Load (or, with a cold cache, compile) the JSON kernels before the first batch."""
-    from ringex.warmup import warm_wire
+    from ringex.kafka.warm import warm_wire
 
     started = time.perf_counter()
     warm_wire(settings.registry())
