@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ringex.errors import RingexError, ValidationError
-from ringex.kafka.clients import (consumer_config, default_account_of, describe_error,
-                                  kafka_section)
+from ringex.config import KafkaSettings
+from ringex.kafka.clients import consumer_config, describe_error, kafka_section
 from ringex.kafka.decode import (FRAME_MAGIC, decode_json_messages, decode_message,
                                  frame_record_errors, invalid_command, pair_id_of_key,
                                  timestamp_ns_of)
@@ -70,10 +70,10 @@ class BridgeStats:
     batches: int = 0
 
 
-def run_bridge(settings, inbound_ring_name: str, registry, *,
+def run_bridge(kafka: KafkaSettings, inbound_ring_name: str, registry, *,
                should_stop: Callable[[], bool], metrics: KafkaMetrics | None = None,
                offsets: OffsetPolicy = REPLAY, group_id: str | None = None,
-               default_account: int | None = None, batch_size: int = 1000,
+               default_account: int = 1, batch_size: int = 1000,
                poll_timeout: float = 0.1, client_id: str = "ringex-bridge",
                consumer_extra: dict | None = None,
                partitions: Sequence[int] | None = None) -> BridgeStats:
@@ -85,10 +85,9 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
 
     from ringex.ring import Ring
 
-    kafka = kafka_section(settings)
+    kafka = kafka_section(kafka)
     metrics = metrics or NO_METRICS
-    account = int(default_account if default_account is not None
-                  else default_account_of(settings))
+    account = int(default_account)
     stats = BridgeStats()
     ring = Ring.attach(inbound_ring_name, COMMAND_DTYPE)
     producer = ring.producer()
