@@ -10,7 +10,8 @@ published, and a restarted engine never skips one.
 Who writes what: this loop is the engine process's, and the engine is the only writer of the
 book, the only producer of the outbound and book rings, and the only writer of its inbound
 consumer sequence. The ``control`` cells and ``positions`` are laid out in
-:mod:`ringex.engine_control`.
+:mod:`ringex.engine_control`; everything the loop works on besides the book comes in one
+:data:`EngineLoopArrays`.
 
 Return codes: ``STOPPED`` (the inbound ring was drained or halted), ``IDLE`` (nothing arrived
 within ``control[IDLE_TIMEOUT_NS]``), ``BUDGET`` (``MAX_BATCHES`` done), ``NEED_BUFFER`` (one
@@ -38,6 +39,8 @@ but not published, because the outbound ring (or a previous engine) already has 
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from ringex.book.inspect import fill_depth
 from ringex.book.process import process_commands
 from ringex.book.state import META_NEXT_SEQ
@@ -54,6 +57,7 @@ from ringex.ring.wait import ALERTED, TIMED_OUT
 
 __all__ = [
     "run_batches",
+    "EngineLoopArrays",
     "STOPPED",
     "IDLE",
     "BUDGET",
@@ -71,6 +75,24 @@ _MESSAGE_BITS = MESSAGE_BITS
 COUNTER_NAMES = ("commands", "events", "batches", "book_snapshots", "book_snapshots_skipped",
                  "last_seq")
 COMMANDS, EVENTS, BATCHES, BOOKS, BOOKS_SKIPPED, LAST_SEQ = range(6)
+
+#: What :func:`run_batches` works on besides the book, all owned by the engine process. One
+#: shape for every call, so the loop has one compiled signature.
+EngineLoopArrays = namedtuple("EngineLoopArrays", [
+    "inbound",  # RingArrays of the inbound ring (COMMAND_DTYPE)
+    "slot",  # the engine's consumer slot in it: the one scalar here
+    "deps",  # the slots the engine waits behind (the journal, embedded)
+    "outbound",  # RingArrays of the outbound ring (EVENT_DTYPE)
+    "outbound_words",  # its records as rows of int64 words
+    "books",  # RingArrays of the book ring (BOOK_DTYPE)
+    "scratch",  # the matcher's event buffer
+    "scratch_words",  # the same as rows of int64 words
+    "dirty",  # int8 per pair: its L2 book changed since it was last published
+    "dirty_list",  # the dirty pairs, control[N_DIRTY] of them
+    "control",  # ringex.engine_control cells
+    "counters",  # COUNTER_NAMES
+    "positions",  # the input positions (ringex.engine_control)
+])
 
 
 @njit(inline="always")
@@ -211,9 +233,16 @@ def _publish_books(st, books, dirty, dirty_list, control, counters):
 
 
 @njit
-def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratch,
-                scratch_words, dirty, dirty_list, control, counters, positions):
-    """Consume, match and publish until one of the return codes (module docstring)."""
+def run_batches(st, arrays):
+    """Consume, match and publish until one of the return codes (module docstring).
+
+    ``st`` is the book (:class:`ringex.book.state.BookState`), ``arrays`` an
+    :data:`EngineLoopArrays`."""
+    inbound, slot, deps, books = arrays.inbound, arrays.slot, arrays.deps, arrays.books
+    outbound, outbound_words = arrays.outbound, arrays.outbound_words
+    scratch, scratch_words = arrays.scratch, arrays.scratch_words
+    dirty, dirty_list = arrays.dirty, arrays.dirty_list
+    control, counters, positions = arrays.control, arrays.counters, arrays.positions
     in_mask = inbound.records.shape[0] - 1
     next_seq = consumer_sequence(inbound, slot) + 1
     for _ in range(control[MAX_BATCHES]):

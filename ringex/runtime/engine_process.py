@@ -164,20 +164,20 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 time.perf_counter() - started)
     snapshotter = Snapshotter(settings, engine, store, logger, publish_covered)
     snapshotter.arm(control)
-    outbound_words = _words(outbound.arrays.records)
     n_pairs = len(registry)
-    dirty = np.zeros(n_pairs, dtype=np.int8)
-    dirty_list = np.zeros(n_pairs, dtype=np.int64)
     counters = np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64)
-    deps = consumer.deps
+    arrays = loop.EngineLoopArrays(
+        inbound=inbound.arrays, slot=slots.engine, deps=consumer.deps,
+        outbound=outbound.arrays, outbound_words=_words(outbound.arrays.records),
+        books=books.arrays, scratch=scratch, scratch_words=scratch_words,
+        dirty=np.zeros(n_pairs, dtype=np.int8), dirty_list=np.zeros(n_pairs, dtype=np.int64),
+        control=control, counters=counters, positions=positions)
     row = stats.row("engine")
     # Compile (or load from the cache) the hot loop now, with a budget of zero batches, so
     # "engine up" means ready: a cold cache would otherwise stall the first orders ~15 s.
     budget = control[MAX_BATCHES]
     control[MAX_BATCHES] = 0
-    loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps, outbound.arrays,
-                     outbound_words, books.arrays, scratch, scratch_words, dirty, dirty_list,
-                     control, counters, positions)
+    loop.run_batches(engine.book_state, arrays)
     control[MAX_BATCHES] = budget
     logger.info("engine up: %d pairs, order capacity %d, inbound slot %d",
                 n_pairs, capacity, slots.engine)
@@ -185,18 +185,16 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     settle_heap()
     try:
         while True:
-            code = loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps,
-                                    outbound.arrays, outbound_words, books.arrays, scratch,
-                                    scratch_words, dirty, dirty_list, control, counters,
-                                    positions)
+            code = loop.run_batches(engine.book_state, arrays)
             row[: len(counters)] = counters
             if code == loop.NEED_BUFFER:
                 # Doubling: a book that keeps deepening raises the bound by a few events per
                 # command, and growing to the exact need returned here thousands of times.
-                grown = max(int(control[NEED]), 2 * scratch.shape[0])
+                grown = max(int(control[NEED]), 2 * arrays.scratch.shape[0])
                 logger.info("growing the event buffer to %d events (a command may emit %d)",
                             grown, int(control[NEED]))
                 scratch, scratch_words = _scratch(grown)
+                arrays = arrays._replace(scratch=scratch, scratch_words=scratch_words)
             elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
                 snapshotter.take(positions, control)
             elif code == loop.STOPPED:
