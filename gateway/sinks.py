@@ -133,7 +133,7 @@ class KafkaSink:
     def __init__(self, settings, registry, *, producer_factory=None):
         from ringex.kafka.clients import kafka_section, producer_config
 
-        section = kafka_section(settings)
+        section = kafka_section(settings.kafka)
         self.topic = section.orders_topic
         self.registry = registry
         self.timeout_s = settings.gateway.sequencer_timeout_ms / 1000.0

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.machine import host, versions  # noqa: E402
 from ringex.book.inspect import canonical_words  # noqa: E402
 from ringex.engine import MatchingEngine  # noqa: E402
+from ringex.engine_control import new_control, new_positions  # noqa: E402
 from ringex.pairs import default_pairs  # noqa: E402
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, CommandKind, OrderType, TimeInForce  # noqa: E402
 from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore  # noqa: E402
@@ -94,10 +95,10 @@ def write_journal(path: Path, commands: np.ndarray) -> None:
 
 
 def replay(engine, path: Path, start: int, stop: int, chunk: int = 1 << 16) -> int:
-    positions = loop.new_positions()
+    positions = new_positions()
     positions[0] = start
-    control = loop.new_control(idle_timeout_ns=0, max_batches=1, max_commands=chunk,
-                               book_interval_ns=0)
+    control = new_control(idle_timeout_ns=0, max_batches=1, max_commands=chunk,
+                          book_interval_ns=0)
     scratch = np.zeros(1 << 18, dtype=EVENT_DTYPE)
     events = 0
     for first in range(start, stop, chunk):

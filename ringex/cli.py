@@ -92,7 +92,7 @@ def _submit(args) -> int:
 
 def _rebuild_redis(args) -> int:
     from ringex.config import load_settings
-    from ringex.recovery.rebuild import rebuild_redis
+    from ringex.runtime.rebuild_redis import rebuild_redis
 
     flags = {"kafka": {"bootstrap": args.kafka}, "redis": {"url": args.redis}}
     settings = load_settings(args.config, flags=flags)

@@ -6,10 +6,10 @@ Every compiled function in the project uses :func:`njit` from here, so the numba
 ``cache=True`` matters because every process of the exchange (engine, bridges, tests)
 would otherwise recompile at start-up; this is also why the core avoids ``jitclass``.
 
-Reference counting (numba's NRT) is off by default. The book's state is a namedtuple of ~36
-arrays; with NRT on, every call that is not inlined increfs and decrefs each of them with an
-atomic instruction, which measured ~0.6 us per call on this machine, more than the whole
-matching work. Hot-path functions therefore never allocate and borrow their arrays from the
+Reference counting (numba's NRT) is off by default. The book's state is a namedtuple of 10
+arrays (``ringex.book.state.BookState``); with NRT on, every call that is not inlined increfs
+and decrefs each of them with an atomic instruction, which measured more per call on this
+machine than the whole matching work. Hot-path functions therefore never allocate and borrow their arrays from the
 caller, who keeps them alive. A function that must allocate (inspection, snapshots) says so
 with ``njit(allocates=True)``.
 

@@ -26,6 +26,10 @@ __all__ = [
     "OrderType",
     "TimeInForce",
     "OrderFlag",
+    "MESSAGE_START",
+    "MESSAGE_END",
+    "MESSAGE_MIDDLE",
+    "MESSAGE_BITS",
     "StpMode",
     "PairStatus",
     "EventKind",
@@ -147,6 +151,18 @@ class Reason(enum.IntEnum):
     CANCEL_ALL = 37
 
 
+# The message marks a Kafka bridge sets in a command's ``_reserved`` byte (docs/recovery.md).
+# A Kafka message becomes one record (JSON) or many (a binary frame) with the same partition
+# and offset: the first is marked MESSAGE_START, the last MESSAGE_END (one record: both), the
+# others MESSAGE_MIDDLE, so the engine applies every message exactly once although a
+# restarted bridge may write it into the inbound ring again. A record with none of the bits
+# (not from a bridge) is applied unconditionally. Clients never set them: the stateless record
+# checks reject a frame record whose ``_reserved`` is not 0.
+MESSAGE_START = 1
+MESSAGE_END = 2
+MESSAGE_MIDDLE = 4
+MESSAGE_BITS = 7
+
 COMMAND_DTYPE = np.dtype(
     [
         ("kind", "u1"),  # CommandKind
@@ -156,7 +172,7 @@ COMMAND_DTYPE = np.dtype(
         ("flags", "u1"),  # OrderFlag bits (NEW)
         ("stp", "u1"),  # StpMode (NEW)
         ("status", "u1"),  # PairStatus (SET_STATUS)
-        ("_reserved", "u1"),  # the bridge's message marks (ringex/recovery/marks.py); else 0
+        ("_reserved", "u1"),  # the bridge's message marks (MESSAGE_* above); else 0
         ("pair_id", "<i4"),  # ALL_PAIRS only for CANCEL_ALL
         ("source_partition", "<i4"),  # Kafka partition, or -1 for the embedded journal
         ("account", "<i8"),

@@ -15,33 +15,7 @@ from __future__ import annotations
 import json
 import time
 
-__all__ = ["warm", "warm_wire"]
-
-
-def warm_wire(registry) -> None:
-    """The JSON event encoders, the batched JSON order decoder and the frame record checks."""
-    import numpy as np
-
-    from ringex.kafka.decode import decode_json_messages
-    from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind
-    from ringex.wire.json_events import events_to_json, trades_to_json
-    from ringex.wire.record_checks import failed_checks
-
-    pair = next(iter(registry))
-    events = np.zeros(2, dtype=EVENT_DTYPE)
-    events["kind"] = [EventKind.ACCEPTED, EventKind.TRADE]
-    events["pair_id"] = pair.pair_id
-    events["seq"] = [1, 2]
-    events["price"] = 1
-    events["quantity"] = events["trade_qty"] = 1
-    events_to_json(events, registry)
-    trades_to_json(events[1:], registry)
-    payload = json.dumps({"action": "new", "order": {
-        "id": "warm", "pair": pair.name, "side": "BUY", "type": "LIMIT",
-        "price": pair.ticks_to_price(1), "amount": pair.lots_to_qty(1)}}).encode()
-    decode_json_messages([payload], registry, partition=0, offsets=[0], timestamps_ns=[0],
-                         default_account=1)
-    failed_checks(np.zeros(1, dtype=COMMAND_DTYPE), registry)
+__all__ = ["warm"]
 
 
 def warm_redis_fold(registry) -> None:
@@ -128,9 +102,9 @@ def warm_pipeline(timeout: float = 600.0) -> None:
             raise RuntimeError(f"warm-up serve exited {server.returncode}: {output[-3000:]}")
 
 
-
 def warm(registry=None, *, pipeline: bool = False) -> float:
     """Every compiled path a process of this package may use; returns the seconds it took."""
+    from ringex.kafka.warm import warm_wire
     from ringex.pairs import default_pairs
 
     registry = registry or default_pairs()

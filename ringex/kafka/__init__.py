@@ -10,9 +10,10 @@
 Modules: ``admin`` (create topics), ``clients`` (librdkafka configs, which settings are read),
 ``decode`` (one message -> records, the format rule), ``dlq`` (dead-letter copies),
 ``offsets`` (where the bridge starts, what it commits), ``bridge``, ``partitioning``,
-``resume`` (the resume rule), ``reading`` (whole-topic reads), ``catchup`` (a seq range read
-back by binary search on offsets), ``publisher`` (transactional),
-``metrics``. See ``docs/kafka.md``.
+``resume`` (the resume rule), ``reading`` (whole-topic reads), ``event_payloads``
+(`order-events` messages back into event records), ``catchup`` (a seq range read back by
+binary search on offsets), ``publisher`` (transactional), ``warm`` (the edges' kernels
+compiled before the first batch), ``metrics``. See ``docs/kafka.md``.
 
 Entry points are meant to run in their own processes; they create their Kafka clients on
 entry (never before a fork). Importing this package does not import confluent-kafka.

@@ -12,17 +12,19 @@ import logging
 import time
 from collections.abc import Mapping
 
+from ringex.config import KafkaSettings
+
 __all__ = ["ensure_topics", "exchange_topics"]
 
 log = logging.getLogger("ringex.kafka.admin")
 
 
-def exchange_topics(settings, partitions: int | None = None) -> dict[str, int]:
+def exchange_topics(kafka: KafkaSettings, partitions: int | None = None) -> dict[str, int]:
     """``{orders, orders.dlq, trades, order-events}`` (names from settings) -> partitions."""
     from ringex.kafka.clients import kafka_section
 
-    kafka = kafka_section(settings)
-    count = int(partitions if partitions is not None else getattr(kafka, "partitions", 1))
+    kafka = kafka_section(kafka)
+    count = int(partitions if partitions is not None else kafka.partitions)
     return {name: count for name in (kafka.orders_topic, kafka.dlq_topic,
                                      kafka.trades_topic, kafka.events_topic)}
 

@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ringex.errors import RingexError, ValidationError
-from ringex.kafka.clients import (consumer_config, default_account_of, describe_error,
-                                  kafka_section)
+from ringex.config import KafkaSettings
+from ringex.kafka.clients import consumer_config, describe_error, kafka_section
 from ringex.kafka.decode import (FRAME_MAGIC, decode_json_messages, decode_message,
                                  frame_record_errors, invalid_command, pair_id_of_key,
                                  timestamp_ns_of)
@@ -43,7 +43,7 @@ from ringex.kafka.dlq import DeadLetters
 from ringex.kafka.metrics import NO_METRICS, KafkaMetrics
 from ringex.kafka.offsets import REPLAY, OffsetPolicy
 from ringex.kafka.partitioning import partition_for
-from ringex.records import COMMAND_DTYPE
+from ringex.records import COMMAND_DTYPE, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
 
 __all__ = ["run_bridge", "BridgeStats", "home_partitions", "static_member_id"]
 
@@ -70,10 +70,10 @@ class BridgeStats:
     batches: int = 0
 
 
-def run_bridge(settings, inbound_ring_name: str, registry, *,
+def run_bridge(kafka: KafkaSettings, inbound_ring_name: str, registry, *,
                should_stop: Callable[[], bool], metrics: KafkaMetrics | None = None,
                offsets: OffsetPolicy = REPLAY, group_id: str | None = None,
-               default_account: int | None = None, batch_size: int = 1000,
+               default_account: int = 1, batch_size: int = 1000,
                poll_timeout: float = 0.1, client_id: str = "ringex-bridge",
                consumer_extra: dict | None = None,
                partitions: Sequence[int] | None = None) -> BridgeStats:
@@ -85,10 +85,9 @@ def run_bridge(settings, inbound_ring_name: str, registry, *,
 
     from ringex.ring import Ring
 
-    kafka = kafka_section(settings)
+    kafka = kafka_section(kafka)
     metrics = metrics or NO_METRICS
-    account = int(default_account if default_account is not None
-                  else default_account_of(settings))
+    account = int(default_account)
     stats = BridgeStats()
     ring = Ring.attach(inbound_ring_name, COMMAND_DTYPE)
     producer = ring.producer()
@@ -261,8 +260,6 @@ def _joined(chunks: list[np.ndarray]) -> np.ndarray:
 def _decode_json_run(run, registry, account: int, dead_letters: DeadLetters,
                      metrics: KafkaMetrics, stats: BridgeStats, homes, chunks) -> None:
     """JSON messages of one partition, without headers: one record each."""
-    from ringex.recovery.marks import MESSAGE_END, MESSAGE_START
-
     partition = run[0].partition()
     keys = [message.key() for message in run]
     stamps = [timestamp_ns_of(message) for message in run]
@@ -335,8 +332,6 @@ def _decode_one(message, registry, account: int, dead_letters: DeadLetters,
 def _mark_message(commands: np.ndarray) -> np.ndarray:
     """Mark a message's first, last and middle records (``_reserved``), so the engine applies
     each message once even when a restarted bridge writes it again (``docs/recovery.md``)."""
-    from ringex.recovery.marks import MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
-
     if commands.shape[0]:
         commands["_reserved"] = MESSAGE_MIDDLE
         commands["_reserved"][0] = MESSAGE_START

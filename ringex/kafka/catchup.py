@@ -30,7 +30,7 @@ Then each partition is read from its start until a message holds a ``seq > upto`
 broker signals its end (for ``read_committed``: the last stable offset) or its position
 reaches the high watermark captured when the read began (``reading.py``'s rule, so a busy
 writer cannot keep the read going). Messages are decoded per consume batch
-(:func:`ringex.recovery.rebuild.events_from_payloads`), cut to ``(after, upto]`` and merged by
+(:func:`ringex.kafka.event_payloads.events_from_payloads`), cut to ``(after, upto]`` and merged by
 ``seq``: an event is released once every partition still being read has read past it, so the
 merge holds only what the partitions read ahead of the slowest one (librdkafka interleaves
 the partitions of one consumer, so that is about one consume batch; nothing pauses a
@@ -254,7 +254,7 @@ def _read_merged(consumer, topic: str, registry, ranges: dict[int, tuple[int, in
     """Read each partition over ``ranges[p] = (start, high)``; merge and release by seq."""
     from confluent_kafka import KafkaError, TopicPartition
 
-    from ringex.recovery.rebuild import events_from_payloads
+    from ringex.kafka.event_payloads import events_from_payloads
 
     expected = after + 1  # the next seq to release
     open_partitions = set(ranges)

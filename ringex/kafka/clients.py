@@ -5,10 +5,9 @@ is not fork-safe, so no producer or consumer may exist in a parent that forks af
 The callers (``run_bridge``, ``run_kafka_publisher``, ``read_resume_seqs``) create their
 clients on entry and destroy them before returning.
 
-``settings`` is either the whole :class:`ringex.config.Settings` (its ``kafka`` section and
-``runtime.default_account`` are read) or a bare ``KafkaSettings``-like object with the
-attributes ``bootstrap``, ``group_id``, ``orders_topic``, ``dlq_topic``, ``trades_topic``,
-``events_topic``.
+The Kafka edges read the ``kafka`` section of the settings only
+(:class:`ringex.config.KafkaSettings`): their callers pass ``settings.kafka`` and whatever
+else they need (the bridge's default account) as arguments.
 """
 
 from __future__ import annotations
@@ -16,23 +15,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["kafka_section", "default_account_of", "consumer_config", "producer_config",
+from ringex.config import KafkaSettings
+
+__all__ = ["kafka_section", "consumer_config", "producer_config",
            "transactional_producer_config", "describe_error"]
 
 log = logging.getLogger("ringex.kafka")
 
 
-def kafka_section(settings: Any) -> Any:
-    """The object holding ``bootstrap``, ``group_id`` and the topic names."""
-    section = getattr(settings, "kafka", settings)
-    if not getattr(section, "bootstrap", ""):
+def kafka_section(kafka: KafkaSettings) -> KafkaSettings:
+    """``kafka``, once it is known to name a broker."""
+    if not kafka.bootstrap:
         raise ValueError("kafka settings have no bootstrap address")
-    return section
-
-
-def default_account_of(settings: Any, fallback: int = 1) -> int:
-    runtime = getattr(settings, "runtime", None)
-    return int(getattr(runtime, "default_account", fallback))
+    return kafka
 
 
 def _error_cb(name: str):

@@ -54,6 +54,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ringex.config import KafkaSettings
 from ringex.errors import RingexError
 from ringex.kafka.clients import (describe_error, kafka_section,
                                   transactional_producer_config)
@@ -82,7 +83,7 @@ class PublisherStats:
     last_seq: int = 0
 
 
-def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, *,
+def run_kafka_publisher(kafka: KafkaSettings, outbound_ring_name: str, slot: int, registry, *,
                         should_stop: Callable[[], bool], metrics: KafkaMetrics | None = None,
                         depends_on: Sequence[int] = (), max_batch: int = 4096,
                         linger_ms: float = 2, wait_timeout: float = 0.1,
@@ -96,7 +97,7 @@ def run_kafka_publisher(settings, outbound_ring_name: str, slot: int, registry, 
     """
     from ringex.ring import ALERTED, Ring
 
-    kafka = kafka_section(settings)
+    kafka = kafka_section(kafka)
     ring = Ring.attach(outbound_ring_name, EVENT_DTYPE)
     consumer = ring.consumer(slot, depends_on)
     output = _Output(kafka, registry, metrics or NO_METRICS, linger_ms, client_id,

@@ -1,7 +1,7 @@
 """The Python API of a ring: create or attach, then produce or consume whole batches.
 
 Bridges, gateway workers and tests use this module; compiled code uses the functions in
-``sequencer``, ``barrier`` and ``processor`` directly on :attr:`Ring.arrays`. Every call here
+``sequencer`` and ``barrier`` directly on :attr:`Ring.arrays`. Every call here
 moves a batch (a claim, a publish, a wait, a release), never a single record: fill a claim with
 numpy slice assignments (``batch.views``), or hand a whole record array to
 :meth:`Producer.write`.

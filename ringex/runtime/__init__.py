@@ -13,5 +13,6 @@
 
 Modules: ``booksnap`` (the L2 snapshot record), ``engine_loop`` (the compiled
 consume → match → publish loop), ``engine_process``, ``journal``, ``marketdata_process``,
-``topology`` (ring names, slots and sizes per mode), ``supervisor``.
+``topology`` (ring names, slots and sizes per mode), ``supervisor``, ``rebuild_redis`` (the
+``ringex rebuild-redis`` tool: `order-events` replayed into Redis).
 """

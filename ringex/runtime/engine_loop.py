@@ -9,7 +9,9 @@ published, and a restarted engine never skips one.
 
 Who writes what: this loop is the engine process's, and the engine is the only writer of the
 book, the only producer of the outbound and book rings, and the only writer of its inbound
-consumer sequence.
+consumer sequence. The ``control`` cells and ``positions`` are laid out in
+:mod:`ringex.engine_control`; everything the loop works on besides the book comes in one
+:data:`EngineLoopArrays`.
 
 Return codes: ``STOPPED`` (the inbound ring was drained or halted), ``IDLE`` (nothing arrived
 within ``control[IDLE_TIMEOUT_NS]``), ``BUDGET`` (``MAX_BATCHES`` done), ``NEED_BUFFER`` (one
@@ -37,13 +39,17 @@ but not published, because the outbound ring (or a previous engine) already has 
 
 from __future__ import annotations
 
-import numpy as np
+from collections import namedtuple
 
 from ringex.book.inspect import fill_depth
 from ringex.book.process import process_commands
 from ringex.book.state import META_NEXT_SEQ
+from ringex.engine_control import (BOOK_INTERVAL_NS, IDLE_TIMEOUT_NS, LAST_BOOK_NS,
+                                   MAX_BATCHES, MAX_COMMANDS, MAX_PARTITIONS, N_DIRTY, NEED,
+                                   OPEN_MESSAGE, PREV_OFFSET, PREV_PARTITION, PUBLISH_FROM_SEQ,
+                                   SKIPPED, SNAPSHOT_AT_NS, SNAPSHOT_AT_SEQ)
 from ringex.jit import njit
-from ringex.recovery.marks import MESSAGE_BITS, MESSAGE_END, MESSAGE_MIDDLE, MESSAGE_START
+from ringex.records import MESSAGE_BITS, MESSAGE_END, MESSAGE_START
 from ringex.ring.barrier import consumer_sequence, release, wait_for
 from ringex.ring.kernel import monotonic_ns
 from ringex.ring.sequencer import claim, publish
@@ -51,7 +57,7 @@ from ringex.ring.wait import ALERTED, TIMED_OUT
 
 __all__ = [
     "run_batches",
-    "new_control",
+    "EngineLoopArrays",
     "STOPPED",
     "IDLE",
     "BUDGET",
@@ -59,56 +65,34 @@ __all__ = [
     "SNAPSHOT_DUE",
     "COUNTER_NAMES",
     "apply_commands",
-    "new_positions",
-    "MESSAGE_START",
-    "MESSAGE_END",
-    "MESSAGE_MIDDLE",
-    "MAX_PARTITIONS",
 ]
 
 STOPPED, IDLE, BUDGET, NEED_BUFFER, SNAPSHOT_DUE = 1, 2, 3, 4, 5
 
 _MESSAGE_BITS = MESSAGE_BITS
-#: Kafka partitions of `orders` the engine tracks (``positions`` has one more cell).
-MAX_PARTITIONS = 1024
-
-# control cells (inputs, except NEED and LAST_BOOK_NS)
-IDLE_TIMEOUT_NS = 0
-MAX_BATCHES = 1
-MAX_COMMANDS = 2
-BOOK_INTERVAL_NS = 3
-LAST_BOOK_NS = 4
-NEED = 5
-N_DIRTY = 6
-PUBLISH_FROM_SEQ = 7
-SNAPSHOT_AT_SEQ = 8  # return SNAPSHOT_DUE once the last seq reaches it (0: never)
-SNAPSHOT_AT_NS = 9  # ... or once monotonic_ns() reaches it (0: never)
-PREV_PARTITION = 10  # the Kafka message whose start was the last record applied, or -1
-PREV_OFFSET = 11
-OPEN_MESSAGE = 12  # 1 while a Kafka message's END record has not been applied yet
-SKIPPED = 13  # duplicate and filler records not applied (diagnostics)
-_CONTROL_SIZE = 16
 
 # counters (written by the engine process only)
 COUNTER_NAMES = ("commands", "events", "batches", "book_snapshots", "book_snapshots_skipped",
                  "last_seq")
 COMMANDS, EVENTS, BATCHES, BOOKS, BOOKS_SKIPPED, LAST_SEQ = range(6)
 
-
-def new_control(*, idle_timeout_ns: int, max_batches: int, max_commands: int,
-                book_interval_ns: int) -> np.ndarray:
-    control = np.zeros(_CONTROL_SIZE, dtype=np.int64)
-    control[IDLE_TIMEOUT_NS] = idle_timeout_ns
-    control[MAX_BATCHES] = max_batches
-    control[MAX_COMMANDS] = max_commands
-    control[BOOK_INTERVAL_NS] = book_interval_ns
-    control[PUBLISH_FROM_SEQ] = 1
-    control[PREV_PARTITION] = -1
-    return control
-
-
-def new_positions() -> np.ndarray:
-    return np.zeros(MAX_PARTITIONS + 1, dtype=np.int64)
+#: What :func:`run_batches` works on besides the book, all owned by the engine process. One
+#: shape for every call, so the loop has one compiled signature.
+EngineLoopArrays = namedtuple("EngineLoopArrays", [
+    "inbound",  # RingArrays of the inbound ring (COMMAND_DTYPE)
+    "slot",  # the engine's consumer slot in it: the one scalar here
+    "deps",  # the slots the engine waits behind (the journal, embedded)
+    "outbound",  # RingArrays of the outbound ring (EVENT_DTYPE)
+    "outbound_words",  # its records as rows of int64 words
+    "books",  # RingArrays of the book ring (BOOK_DTYPE)
+    "scratch",  # the matcher's event buffer
+    "scratch_words",  # the same as rows of int64 words
+    "dirty",  # int8 per pair: its L2 book changed since it was last published
+    "dirty_list",  # the dirty pairs, control[N_DIRTY] of them
+    "control",  # ringex.engine_control cells
+    "counters",  # COUNTER_NAMES
+    "positions",  # the input positions (ringex.engine_control)
+])
 
 
 @njit(inline="always")
@@ -249,9 +233,16 @@ def _publish_books(st, books, dirty, dirty_list, control, counters):
 
 
 @njit
-def run_batches(st, inbound, slot, deps, outbound, outbound_words, books, scratch,
-                scratch_words, dirty, dirty_list, control, counters, positions):
-    """Consume, match and publish until one of the return codes (module docstring)."""
+def run_batches(st, arrays):
+    """Consume, match and publish until one of the return codes (module docstring).
+
+    ``st`` is the book (:class:`ringex.book.state.BookState`), ``arrays`` an
+    :data:`EngineLoopArrays`."""
+    inbound, slot, deps, books = arrays.inbound, arrays.slot, arrays.deps, arrays.books
+    outbound, outbound_words = arrays.outbound, arrays.outbound_words
+    scratch, scratch_words = arrays.scratch, arrays.scratch_words
+    dirty, dirty_list = arrays.dirty, arrays.dirty_list
+    control, counters, positions = arrays.control, arrays.counters, arrays.positions
     in_mask = inbound.records.shape[0] - 1
     next_seq = consumer_sequence(inbound, slot) + 1
     for _ in range(control[MAX_BATCHES]):

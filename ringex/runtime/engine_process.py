@@ -16,10 +16,9 @@ Recovery (``docs/recovery.md``):
    distributed: publish the snapshot's Kafka positions (:mod:`ringex.recovery.positions`);
    the bridges seek there and the loop drops records it has already applied.
 
-Snapshots: at a batch boundary the loop returns ``SNAPSHOT_DUE``; the engine copies its
-canonical words (compiled, the only pause of matching) and a writer thread hashes, writes,
-fsyncs and renames the file while matching goes on (the loop runs without the GIL). Then the
-covered positions are published for the bridges' commits.
+Snapshots: when the loop returns ``SNAPSHOT_DUE`` (or is idle with one due), the
+:class:`ringex.recovery.snapshotter.Snapshotter` takes one; matching pauses only for the copy
+of the canonical words. Then the covered positions are published for the bridges' commits.
 """
 
 from __future__ import annotations
@@ -27,37 +26,32 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
-import threading
 import time
-from time import monotonic_ns  # CLOCK_MONOTONIC, the clock of the compiled loop
-from pathlib import Path
 
 import numpy as np
 
-from ringex.book.inspect import canonical_words
 from ringex.book.state import prefault
 from ringex.config import Settings
 from ringex.engine import MatchingEngine
+from ringex.engine_control import (MAX_BATCHES, NEED, OPEN_MESSAGE, PUBLISH_FROM_SEQ,
+                                   new_control, new_positions)
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
 from ringex.recovery.positions import write_positions
-from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore
+from ringex.recovery.snapshots import SnapshotStore
+from ringex.recovery.snapshotter import (Snapshotter, positions_from_meta, positions_meta,
+                                         snapshot_dir)
 from ringex.ring.ring import Ring
 from ringex.runtime import engine_loop as loop
 from ringex.runtime.booksnap import BOOK_DTYPE
 from ringex.runtime.process_common import child_setup, settle_heap
 from ringex.runtime.stats import StatsTable
 from ringex.runtime.topology import RingNames, slots_for
-from ringex.statehash import hash_words
 
-__all__ = ["engine_main", "snapshot_dir", "positions_meta", "positions_from_meta"]
+__all__ = ["engine_main"]
 
 _IDLE_TIMEOUT_NS = 200_000_000
 _BATCHES_PER_CALL = 256
 _REPLAY_CHUNK = 1 << 16
-
-
-def snapshot_dir(settings: Settings) -> Path:
-    return Path(settings.engine.snapshot_dir or Path(settings.runtime.var_dir) / "snapshots")
 
 
 def _words(records: np.ndarray) -> np.ndarray:
@@ -70,100 +64,6 @@ def _scratch(events: int):
     scratch = np.zeros(events, dtype=EVENT_DTYPE)
     prefault((scratch,))
     return scratch, _words(scratch)
-
-
-def positions_meta(positions: np.ndarray, control: np.ndarray) -> dict:
-    """The input positions of ``meta``: what the state covers, per input."""
-    kafka = {int(p - 1): int(positions[p]) for p in np.nonzero(positions[1:])[0] + 1}
-    return {"journal": int(positions[0]), "kafka": {str(p): o for p, o in kafka.items()},
-            "prev": [int(control[loop.PREV_PARTITION]), int(control[loop.PREV_OFFSET])]}
-
-
-def positions_from_meta(inputs: dict, positions: np.ndarray, control: np.ndarray) -> None:
-    positions[:] = 0
-    positions[0] = int(inputs.get("journal", 0))
-    for partition, offset in inputs.get("kafka", {}).items():
-        positions[1 + int(partition)] = int(offset)
-    prev = inputs.get("prev", [-1, 0])
-    control[loop.PREV_PARTITION], control[loop.PREV_OFFSET] = int(prev[0]), int(prev[1])
-
-
-class _Snapshotter:
-    """Decides when a snapshot is due and writes it in a background thread."""
-
-    def __init__(self, settings: Settings, engine: MatchingEngine, store: SnapshotStore,
-                 logger, publish_covered):
-        self.every_events = settings.engine.snapshot_every_events
-        self.interval_ns = settings.engine.snapshot_interval_ms * 1_000_000
-        self.engine = engine
-        self.store = store
-        self.logger = logger
-        self.publish_covered = publish_covered
-        self.last_seq = engine.next_seq - 1
-        self.last_ns = monotonic_ns()
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-        self.taken = 0
-
-    def arm(self, control: np.ndarray) -> None:
-        control[loop.SNAPSHOT_AT_SEQ] = self.last_seq + self.every_events if self.every_events \
-            else 0
-        control[loop.SNAPSHOT_AT_NS] = self.last_ns + self.interval_ns if self.interval_ns else 0
-
-    def due(self, control: np.ndarray) -> bool:
-        """For the idle path: is a snapshot due although no batch boundary asked for it?"""
-        if self.engine.next_seq - 1 == self.last_seq or control[loop.OPEN_MESSAGE]:
-            return False
-        at_seq, at_ns = control[loop.SNAPSHOT_AT_SEQ], control[loop.SNAPSHOT_AT_NS]
-        return (0 < at_seq <= self.engine.next_seq - 1) or (0 < at_ns <= monotonic_ns())
-
-    def take(self, positions, control, *, wait: bool = False) -> None:
-        if self.error is not None:
-            raise RuntimeError("snapshot writer failed") from self.error
-        if self.thread is not None and self.thread.is_alive():
-            if not wait:  # the previous one is still being written: ask again shortly
-                control[loop.SNAPSHOT_AT_SEQ] = 0
-                control[loop.SNAPSHOT_AT_NS] = monotonic_ns() + 20_000_000
-                return
-            self.thread.join()
-        seq = self.engine.next_seq - 1
-        if seq == self.last_seq and not wait:
-            self.last_ns = monotonic_ns()
-            self.arm(control)
-            return
-        started = time.perf_counter()
-        words = canonical_words(self.engine.book_state)
-        copied = time.perf_counter() - started
-        meta = {"format": SNAPSHOT_META_FORMAT, "last_seq": seq,
-                "next_command_index": self.engine.next_command_index,
-                "live_orders": self.engine.live_orders,
-                "inputs": positions_meta(positions, control), "created_ns": time.time_ns()}
-        self.last_seq, self.last_ns = seq, monotonic_ns()
-        self.arm(control)
-        self.thread = threading.Thread(target=self._write, args=(words, meta, copied),
-                                       name="snapshot-writer", daemon=True)
-        self.thread.start()
-        if wait:
-            self.thread.join()
-
-    def _write(self, words, meta, copied: float) -> None:
-        try:
-            started = time.perf_counter()
-            meta["state_hash"] = hash_words(words)
-            path = self.store.write(self.engine.pairs, words, meta)
-            self.taken += 1
-            self.logger.info("snapshot %s: last seq %d, %d live orders, %d bytes; matching "
-                             "paused %.1f ms (copy), written in %.3f s", path.name,
-                             meta["last_seq"], meta["live_orders"], 8 * words.shape[0],
-                             copied * 1e3, time.perf_counter() - started)
-            self.publish_covered(meta)
-        except BaseException as exc:  # reported on the next take(); the engine stops then
-            self.logger.exception("snapshot failed")
-            self.error = exc
-
-    def close(self) -> None:
-        if self.thread is not None:
-            self.thread.join(120)
 
 
 def _outbound_last_seq(outbound: Ring) -> int:
@@ -184,7 +84,7 @@ def _replay(engine, commands, positions, control, scratch, event_producer) -> in
             scratch = np.zeros(max(need, 2 * scratch.shape[0]), dtype=EVENT_DTYPE)
             continue
         events = scratch[:n_events]
-        fresh = events[events["seq"] >= control[loop.PUBLISH_FROM_SEQ]]
+        fresh = events[events["seq"] >= control[PUBLISH_FROM_SEQ]]
         if fresh.shape[0]:
             event_producer.write(fresh, max_batch=event_producer.ring.capacity // 2)
             published += fresh.shape[0]
@@ -207,9 +107,9 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     registry = settings.registry()
     capacity = settings.engine.order_capacity
     store = SnapshotStore(snapshot_dir(settings), keep=settings.engine.snapshots_kept)
-    positions = loop.new_positions()
+    positions = new_positions()
     scratch, scratch_words = _scratch(max(4 * settings.engine.max_batch, 4096))
-    control = loop.new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
+    control = new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
                                max_commands=settings.engine.max_batch,
                                book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
     max_seq = None
@@ -228,7 +128,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     else:
         engine = recovered.engine
         positions_from_meta(recovered.meta.get("inputs", {}), positions, control)
-    control[loop.PUBLISH_FROM_SEQ] = _outbound_last_seq(outbound) + 1
+    control[PUBLISH_FROM_SEQ] = _outbound_last_seq(outbound) + 1
 
     def publish_covered(meta) -> None:
         inputs = meta["inputs"]
@@ -256,47 +156,45 @@ def engine_main(settings: Settings, names: RingNames) -> None:
                 "published) in %.3fs; seq %d, %d live orders, state %s; publishing from seq %d",
                 recovered.path.name if recovered else "none", replayed, published,
                 time.perf_counter() - started, engine.next_seq - 1, engine.live_orders,
-                engine.state_hash(), int(control[loop.PUBLISH_FROM_SEQ]))
+                engine.state_hash(), int(control[PUBLISH_FROM_SEQ]))
 
     started = time.perf_counter()
     mapped = prefault(engine.book_state)
     logger.info("engine state mapped: %.0f MiB in %.3fs", mapped / 2**20,
                 time.perf_counter() - started)
-    snapshotter = _Snapshotter(settings, engine, store, logger, publish_covered)
+    snapshotter = Snapshotter(settings, engine, store, logger, publish_covered)
     snapshotter.arm(control)
-    outbound_words = _words(outbound.arrays.records)
     n_pairs = len(registry)
-    dirty = np.zeros(n_pairs, dtype=np.int8)
-    dirty_list = np.zeros(n_pairs, dtype=np.int64)
     counters = np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64)
-    deps = consumer.deps
+    arrays = loop.EngineLoopArrays(
+        inbound=inbound.arrays, slot=slots.engine, deps=consumer.deps,
+        outbound=outbound.arrays, outbound_words=_words(outbound.arrays.records),
+        books=books.arrays, scratch=scratch, scratch_words=scratch_words,
+        dirty=np.zeros(n_pairs, dtype=np.int8), dirty_list=np.zeros(n_pairs, dtype=np.int64),
+        control=control, counters=counters, positions=positions)
     row = stats.row("engine")
     # Compile (or load from the cache) the hot loop now, with a budget of zero batches, so
     # "engine up" means ready: a cold cache would otherwise stall the first orders ~15 s.
-    budget = control[loop.MAX_BATCHES]
-    control[loop.MAX_BATCHES] = 0
-    loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps, outbound.arrays,
-                     outbound_words, books.arrays, scratch, scratch_words, dirty, dirty_list,
-                     control, counters, positions)
-    control[loop.MAX_BATCHES] = budget
+    budget = control[MAX_BATCHES]
+    control[MAX_BATCHES] = 0
+    loop.run_batches(engine.book_state, arrays)
+    control[MAX_BATCHES] = budget
     logger.info("engine up: %d pairs, order capacity %d, inbound slot %d",
                 n_pairs, capacity, slots.engine)
     clean = False
     settle_heap()
     try:
         while True:
-            code = loop.run_batches(engine.book_state, inbound.arrays, slots.engine, deps,
-                                    outbound.arrays, outbound_words, books.arrays, scratch,
-                                    scratch_words, dirty, dirty_list, control, counters,
-                                    positions)
+            code = loop.run_batches(engine.book_state, arrays)
             row[: len(counters)] = counters
             if code == loop.NEED_BUFFER:
                 # Doubling: a book that keeps deepening raises the bound by a few events per
                 # command, and growing to the exact need returned here thousands of times.
-                grown = max(int(control[loop.NEED]), 2 * scratch.shape[0])
+                grown = max(int(control[NEED]), 2 * arrays.scratch.shape[0])
                 logger.info("growing the event buffer to %d events (a command may emit %d)",
-                            grown, int(control[loop.NEED]))
+                            grown, int(control[NEED]))
                 scratch, scratch_words = _scratch(grown)
+                arrays = arrays._replace(scratch=scratch, scratch_words=scratch_words)
             elif code == loop.SNAPSHOT_DUE or (code == loop.IDLE and snapshotter.due(control)):
                 snapshotter.take(positions, control)
             elif code == loop.STOPPED:
@@ -305,7 +203,7 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     finally:
         logger.info("engine stopping after %d commands, %d events, last seq %d",
                     counters[0], counters[1], engine.next_seq - 1)
-        if clean and not control[loop.OPEN_MESSAGE] and (
+        if clean and not control[OPEN_MESSAGE] and (
                 settings.engine.snapshot_every_events or settings.engine.snapshot_interval_ms):
             snapshotter.take(positions, control, wait=True)
         snapshotter.close()

@@ -40,7 +40,7 @@ def ensure_kafka_topics(settings: Settings) -> dict[str, int]:
     from ringex.kafka import ensure_topics, exchange_topics
     from ringex.kafka.lease import lease_topic
 
-    topics = exchange_topics(settings)
+    topics = exchange_topics(settings.kafka)
     if settings.kafka.lease:
         topics[lease_topic(settings.kafka)] = 1
     actual = ensure_topics(settings.kafka.bootstrap, topics)
@@ -89,7 +89,7 @@ _POSITIONS_TIMEOUT_S = 600.0  # an engine loading a large snapshot may take a wh
 
 def _warm(settings: Settings, logger) -> None:
     """Load (or, with a cold cache, compile) the JSON kernels before the first batch."""
-    from ringex.warmup import warm_wire
+    from ringex.kafka.warm import warm_wire
 
     started = time.perf_counter()
     warm_wire(settings.registry())
@@ -135,8 +135,9 @@ def bridge_main(settings: Settings, names: RingNames) -> None:
     if partitions is None:
         extra["group.instance.id"] = static_member_id(group, settings.kafka.orders_topic, role)
     settle_heap()
-    stats = run_bridge(settings, names.inbound, settings.registry(), should_stop=stop.is_set,
-                       metrics=KafkaMetrics.create("bridge"),
+    stats = run_bridge(settings.kafka, names.inbound, settings.registry(),
+                       should_stop=stop.is_set, metrics=KafkaMetrics.create("bridge"),
+                       default_account=settings.runtime.default_account,
                        offsets=from_snapshot(recovered["kafka"], covered), group_id=group,
                        consumer_extra=extra, partitions=partitions)
     logger.info("bridge stopped: %s", stats)
@@ -149,7 +150,7 @@ def kafka_publisher_main(settings: Settings, names: RingNames) -> None:
     stop = _stop_on_sigterm()
     _warm(settings, logger)
     settle_heap()
-    stats = run_kafka_publisher(settings, names.outbound, slots_for(names.embedded).kafka,
+    stats = run_kafka_publisher(settings.kafka, names.outbound, slots_for(names.embedded).kafka,
                                 settings.registry(), should_stop=stop.is_set,
                                 metrics=KafkaMetrics.create("publisher"))
     logger.info("kafka publisher stopped: %s", stats)

@@ -10,27 +10,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass
 
 import pytest
 
+from ringex.config import KafkaSettings
 from ringex.pairs import default_pairs
-
-
-@dataclass(frozen=True)
-class TopicSettings:
-    """The attributes the Kafka edges read (a stand-in for ``Settings.kafka``)."""
-
-    bootstrap: str
-    orders_topic: str
-    dlq_topic: str
-    trades_topic: str
-    events_topic: str
-    group_id: str
-    events_format: str = "json"
-    transaction_linger_ms: int = 0
-    transaction_idle_ms: int = 0
-    transactional_producers: int = 2
 
 
 @pytest.fixture
@@ -42,8 +26,8 @@ def registry():
 def kafka_settings(kafka_bootstrap, kafka_topics):
     def make(orders_partitions: int = 1, output_partitions: int = 3,
              events_format: str = "json", transaction_linger_ms: int = 0,
-             transaction_idle_ms: int = 0) -> TopicSettings:
-        return TopicSettings(
+             transaction_idle_ms: int = 0) -> KafkaSettings:
+        return KafkaSettings(
             bootstrap=kafka_bootstrap,
             orders_topic=kafka_topics(orders_partitions, prefix="orders"),
             dlq_topic=kafka_topics(1, prefix="dlq"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ringex.config import KafkaSettings
 from ringex.kafka import ensure_topics, exchange_topics
 from tests.support.services import delete_topics, unique_name
 
@@ -25,14 +26,8 @@ def test_ensure_topics_is_idempotent_and_keeps_existing_partition_counts(kafka_b
 
 
 def test_exchange_topics_names_come_from_settings():
-    class Kafka:
-        bootstrap = "127.0.0.1:9092"
-        orders_topic, dlq_topic = "o", "o.dlq"
-        trades_topic, events_topic = "t", "e"
-        partitions = 4
+    kafka = KafkaSettings(bootstrap="127.0.0.1:9092", orders_topic="o", dlq_topic="o.dlq",
+                          trades_topic="t", events_topic="e", partitions=4)
 
-    class Settings:
-        kafka = Kafka
-
-    assert exchange_topics(Settings) == {"o": 4, "o.dlq": 4, "t": 4, "e": 4}
-    assert exchange_topics(Kafka, partitions=1) == {"o": 1, "o.dlq": 1, "t": 1, "e": 1}
+    assert exchange_topics(kafka) == {"o": 4, "o.dlq": 4, "t": 4, "e": 4}
+    assert exchange_topics(kafka, partitions=1) == {"o": 1, "o.dlq": 1, "t": 1, "e": 1}

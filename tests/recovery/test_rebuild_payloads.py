@@ -5,9 +5,9 @@ import numpy as np
 
 from ringex import commands as cmd
 from ringex.engine import MatchingEngine
+from ringex.kafka.event_payloads import events_from_payloads
 from ringex.pairs import default_pairs
 from ringex.records import Side
-from ringex.recovery.rebuild import events_from_payloads
 from ringex.wire.frames import encode_event_frame
 from ringex.wire.json_events import events_to_json
 

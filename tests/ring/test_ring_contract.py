@@ -13,9 +13,8 @@ from tests.ring.ring_workers import (OUT_OF_ORDER, OVERTAKEN, SEEN, STRESS_DTYPE
                                      python_producer_main)
 
 from ringex.errors import LayoutMismatchError, RingexError
-from ringex.jit import njit
 from ringex.records import COMMAND_DTYPE
-from ringex.ring import Ring, process_batches, wait
+from ringex.ring import Ring, wait
 from ringex.ring.layout import VERSION
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.parametrize("mode", ["thread", "process"])]
@@ -62,54 +61,28 @@ def test_producer_never_overwrites_an_unreleased_slot(mode, make_ring, spawn):
         producer.claim(1)
 
 
-def test_batches_split_at_the_end_of_the_ring_and_signal_their_end(mode, make_ring, spawn):
+def test_batches_split_at_the_end_of_the_ring(mode, make_ring, spawn):
     ring = make_ring(capacity=8)
-    from ringex.ring import BatchEventProcessor
+    consumer = ring.consumer(0)
 
-    calls = []
+    def counters(batch):
+        return [view["counter"].tolist() for view in batch.views]
 
-    def handler(view, first_seq, end_of_batch):
-        calls.append((first_seq, len(view), end_of_batch, view["counter"].tolist()))
-        return sum(call[1] for call in calls) in (6, 12)
-
-    processor = BatchEventProcessor(ring.consumer(0), handler, max_batch=4)
     peer = Peer(mode, python_producer_main, ring.name, list(range(6)), 5, ctx=spawn)
     peer.result()
     peer.join()
-    assert processor.run(idle_timeout=5) == "handler"
-    assert calls == [(0, 4, True, [0, 1, 2, 3]), (4, 2, True, [4, 5])]
-    calls.clear()
-    processor.max_batch = 8
+    batch = consumer.wait(timeout=5, max_batch=4)
+    assert (batch.low, batch.high, counters(batch)) == (0, 3, [[0, 1, 2, 3]])
+    consumer.release(batch)
+    batch = consumer.wait(timeout=5, max_batch=4)
+    assert (batch.low, batch.high, counters(batch)) == (4, 5, [[4, 5]])
+    consumer.release(batch)
     peer = Peer(mode, python_producer_main, ring.name, list(range(6, 12)), 5, ctx=spawn)
     peer.result()
     peer.join()
-    assert processor.run(idle_timeout=5) == "handler"
-    assert calls == [(6, 2, False, [6, 7]), (8, 4, True, [8, 9, 10, 11])]
-
-
-@njit
-def _sum_handler(records, first_seq, end_of_batch, state):
-    for i in range(records.shape[0]):
-        if records[i]["counter"] != first_seq + i:
-            state[1] += 1
-        state[0] += 1
-    state[2] += end_of_batch
-    return state[0] >= state[3]
-
-
-def test_compiled_processor_sees_each_record_once_with_one_end_per_batch(mode, make_ring, spawn):
-    ring = make_ring(capacity=32)
-    consumer = ring.consumer(0)
-    total = 3000
-    peer = Peer(mode, compiled_producer_main, ring.name, 0, total, 32, ctx=spawn)
-    state = np.array([0, 0, 0, total], np.int64)
-    last, why = process_batches(ring.arrays, 0, consumer.deps, 16, _sum_handler, state,
-                                10_000_000_000)
-    assert peer.result() == total
-    peer.join()
-    assert (last, why) == (total - 1, 0)
-    assert state[0] == total and state[1] == 0
-    assert total / 16 <= state[2] <= total  # one end-of-batch per batch, batches <= 16
+    batch = consumer.wait(timeout=5, max_batch=8)
+    assert (batch.low, batch.high, counters(batch)) == (6, 11, [[6, 7], [8, 9, 10, 11]])
+    consumer.release(batch)
 
 
 def test_drain_lets_consumers_finish_then_stops_them(mode, make_ring, spawn):

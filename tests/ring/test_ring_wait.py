@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 def test_public_surface():
     assert sorted(ringex.ring.__all__) == sorted([
         "Ring", "Producer", "Consumer", "Batch", "Peer", "RingLayout", "RingArrays",
-        "BatchEventProcessor", "process_batches", "claim", "publish", "wait_for", "release",
+        "claim", "publish", "wait_for", "release",
         "available_sequence", "consumer_sequence", "BUSY_SPIN", "YIELDING", "SLEEPING",
         "BLOCKING", "DEFAULT", "ALERTED", "TIMED_OUT", "LaggingReader", "LAPPED"])
     assert wait.DEFAULT == wait.BLOCKING

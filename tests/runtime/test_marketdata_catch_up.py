@@ -24,10 +24,11 @@ import redis
 from confluent_kafka import Producer
 
 from ringex.config import load_settings
+from ringex.kafka.event_payloads import events_from_payloads
 from ringex.kafka.reading import read_to_end
 from ringex.marketdata.redis_store import RedisMarketData
-from ringex.recovery.rebuild import events_from_payloads, rebuild_redis
 from ringex.ring.segment import list_segments
+from ringex.runtime.rebuild_redis import rebuild_redis
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis]
 
