@@ -33,12 +33,13 @@ from ringex.engine_control import (OPEN_MESSAGE, PREV_OFFSET, PREV_PARTITION, SN
                                    SNAPSHOT_AT_SEQ)
 from ringex.recovery.snapshots import SNAPSHOT_META_FORMAT, SnapshotStore
 from ringex.statehash import hash_words
+from ringex.var_layout import VarLayout
 
 __all__ = ["Snapshotter", "snapshot_dir", "positions_meta", "positions_from_meta"]
 
 
 def snapshot_dir(settings: Settings) -> Path:
-    return Path(settings.engine.snapshot_dir or Path(settings.runtime.var_dir) / "snapshots")
+    return Path(settings.engine.snapshot_dir or VarLayout(settings.runtime.var_dir).snapshots)
 
 
 def positions_meta(positions: np.ndarray, control: np.ndarray) -> dict:
