@@ -12,7 +12,10 @@ Recovery (``docs/recovery.md``):
 2. events whose ``seq`` the outbound ring already holds are matched but not published again
    (``PUBLISH_FROM_SEQ`` = the ring's last seq + 1);
 3. embedded: replay the journal from the snapshot's position up to what this run's inbound
-   ring has already delivered to an engine, before reading the ring;
+   ring has already delivered to an engine, before reading the ring. On a new tree's rings
+   (the market-data store is new and empty too) the replay starts at position 0 with an
+   empty book instead, publishing every event again, and must meet the snapshot's seq and
+   state hash on its way: a restart shows the market it stopped with;
    distributed: publish the snapshot's Kafka positions (:mod:`ringex.recovery.positions`);
    the bridges seek there and the loop drops records it has already applied.
 
@@ -33,8 +36,9 @@ import numpy as np
 from ringex.book.state import prefault
 from ringex.config import Settings
 from ringex.engine import MatchingEngine
-from ringex.engine_control import (MAX_BATCHES, NEED, OPEN_MESSAGE, PUBLISH_FROM_SEQ,
-                                   new_control, new_positions)
+from ringex.engine_control import (MAX_BATCHES, N_DIRTY, NEED, OPEN_MESSAGE,
+                                   PUBLISH_FROM_SEQ, new_control, new_positions)
+from ringex.errors import SnapshotError
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
 from ringex.recovery.positions import write_positions
 from ringex.recovery.snapshots import SnapshotStore
@@ -92,6 +96,32 @@ def _replay(engine, commands, positions, control, scratch, event_producer) -> in
     return published
 
 
+def _journal_reaches(settings, names, recovered, consumer, logger) -> bool:
+    """Does the journal hold every command the snapshot covers, from position 0?"""
+    from ringex.runtime.journal import journal_base
+
+    covered = int(recovered.meta.get("inputs", {}).get("journal", -1))
+    end = journal_base(settings.runtime.var_dir, names.inbound) + consumer.sequence + 1
+    if 0 <= covered <= end:
+        return True
+    logger.warning("market data starts without the history before snapshot %s: the journal "
+                   "holds positions [0, %d), the snapshot covers [0, %d)",
+                   recovered.path.name, end, covered)
+    return False
+
+
+def _check_history(engine, history) -> None:
+    """The journal, matched again from position 0, must give the snapshot's exact state."""
+    expected = history.meta.get("state_hash")
+    if engine.next_seq - 1 != int(history.meta["last_seq"]) or (
+            expected is not None and engine.state_hash() != expected):
+        raise SnapshotError(
+            f"the journal replayed to the position of {history.path.name} gives seq "
+            f"{engine.next_seq - 1} and state {engine.state_hash()}, the snapshot seq "
+            f"{history.meta['last_seq']} and state {expected}: refusing to publish a "
+            "market that differs from the engine's")
+
+
 def engine_main(settings: Settings, names: RingNames) -> None:
     logger = child_setup("engine", settings.runtime.log_level)
     faulthandler.register(signal.SIGUSR2, all_threads=True)  # stack dumps for operators
@@ -110,8 +140,8 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     positions = new_positions()
     scratch, scratch_words = _scratch(max(4 * settings.engine.max_batch, 4096))
     control = new_control(idle_timeout_ns=_IDLE_TIMEOUT_NS, max_batches=_BATCHES_PER_CALL,
-                               max_commands=settings.engine.max_batch,
-                               book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
+                          max_commands=settings.engine.max_batch,
+                          book_interval_ns=settings.engine.book_interval_ms * 1_000_000)
     max_seq = None
     if not names.embedded:
         # Events up to max(what the sinks hold, what this run's outbound ring holds) are
@@ -123,7 +153,15 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     window = settings.engine.client_id_window
     recovered = store.load_latest(registry.pairs, order_capacity=capacity, max_seq=max_seq,
                                   client_id_window=window)
-    if recovered is None:
+    # Embedded, on a new tree's rings: the market-data store is new and empty too, so the
+    # events before the snapshot are matched again from the journal and published (with the
+    # snapshot as the check), and a restart shows the market it stopped with.
+    history = (recovered if recovered is not None and names.embedded
+               and _outbound_last_seq(outbound) == 0
+               and _journal_reaches(settings, names, recovered, consumer, logger) else None)
+    if recovered is None or history is not None:
+        if history is not None:
+            history.engine = None  # its arrays go before the fresh engine's arrive
         engine = MatchingEngine(registry.pairs, order_capacity=capacity, client_id_window=window)
     else:
         engine = recovered.engine
@@ -144,17 +182,27 @@ def engine_main(settings: Settings, names: RingNames) -> None:
 
         end = journal_base(settings.runtime.var_dir, names.inbound) + consumer.sequence + 1
         path = journal_path(settings)
-        for chunk_start in range(int(positions[0]), end, _REPLAY_CHUNK):
-            commands = read_range(path, chunk_start, min(end, chunk_start + _REPLAY_CHUNK))
-            published += _replay(engine, commands, positions, control, scratch, event_producer)
-            replayed += commands.shape[0]
+        # with history, the replay stops once at the snapshot's position to compare states
+        stops = [int(history.meta["inputs"]["journal"])] if history is not None else []
+        start = int(positions[0])
+        for stop in [*stops, end]:
+            for chunk_start in range(start, stop, _REPLAY_CHUNK):
+                commands = read_range(path, chunk_start, min(stop, chunk_start + _REPLAY_CHUNK))
+                published += _replay(engine, commands, positions, control, scratch,
+                                     event_producer)
+                replayed += commands.shape[0]
+            if stop != end:
+                _check_history(engine, history)
+            start = max(start, stop)
         positions[0] = max(int(positions[0]), end)
     publish_covered({"inputs": positions_meta(positions, control) if recovered is None
                      else recovered.meta["inputs"],
                      "last_seq": recovered.meta["last_seq"] if recovered else 0})
     logger.info("engine recovered: snapshot %s, %d journal records replayed (%d events "
                 "published) in %.3fs; seq %d, %d live orders, state %s; publishing from seq %d",
-                recovered.path.name if recovered else "none", replayed, published,
+                (f"{recovered.path.name} (matched again from the journal for market data)"
+                 if history is not None else recovered.path.name) if recovered else "none",
+                replayed, published,
                 time.perf_counter() - started, engine.next_seq - 1, engine.live_orders,
                 engine.state_hash(), int(control[PUBLISH_FROM_SEQ]))
 
@@ -170,8 +218,11 @@ def engine_main(settings: Settings, names: RingNames) -> None:
         inbound=inbound.arrays, slot=slots.engine, deps=consumer.deps,
         outbound=outbound.arrays, outbound_words=_words(outbound.arrays.records),
         books=books.arrays, scratch=scratch, scratch_words=scratch_words,
-        dirty=np.zeros(n_pairs, dtype=np.int8), dirty_list=np.zeros(n_pairs, dtype=np.int64),
+        # every pair starts dirty: its first L2 snapshot goes out at once, so market data
+        # shows the recovered book even if nothing trades after a start
+        dirty=np.ones(n_pairs, dtype=np.int8), dirty_list=np.arange(n_pairs, dtype=np.int64),
         control=control, counters=counters, positions=positions)
+    control[N_DIRTY] = n_pairs
     row = stats.row("engine")
     # Compile (or load from the cache) the hot loop now, with a budget of zero batches, so
     # "engine up" means ready: a cold cache would otherwise stall the first orders ~15 s.
