@@ -30,6 +30,8 @@ __all__ = [
     "MESSAGE_END",
     "MESSAGE_MIDDLE",
     "MESSAGE_BITS",
+    "LAST_REJECTION_REASON",
+    "rejection_of_invalid_kind",
     "StpMode",
     "PairStatus",
     "EventKind",
@@ -163,6 +165,18 @@ MESSAGE_END = 2
 MESSAGE_MIDDLE = 4
 MESSAGE_BITS = 7
 
+#: A command whose ``kind`` is no :class:`CommandKind` is rejected. When its ``status`` holds a
+#: rejection reason (``1 .. LAST_REJECTION_REASON``) that is the REJECTED event's reason, else
+#: ``INVALID_COMMAND``: the bridge's stand-in for a message it could not decode (``kind = 0``)
+#: carries the decoder's reason this way, with the message's client id and account.
+LAST_REJECTION_REASON = Reason.NO_CHANGE
+
+
+def rejection_of_invalid_kind(status: int) -> int:
+    """The reason of the REJECTED event of a command with no valid ``kind`` (above)."""
+    return status if 1 <= status <= LAST_REJECTION_REASON else Reason.INVALID_COMMAND
+
+
 COMMAND_DTYPE = np.dtype(
     [
         ("kind", "u1"),  # CommandKind
@@ -171,7 +185,7 @@ COMMAND_DTYPE = np.dtype(
         ("tif", "u1"),  # TimeInForce (NEW)
         ("flags", "u1"),  # OrderFlag bits (NEW)
         ("stp", "u1"),  # StpMode (NEW)
-        ("status", "u1"),  # PairStatus (SET_STATUS)
+        ("status", "u1"),  # PairStatus (SET_STATUS); a Reason when kind is invalid
         ("_reserved", "u1"),  # the bridge's message marks (MESSAGE_* above); else 0
         ("pair_id", "<i4"),  # ALL_PAIRS only for CANCEL_ALL
         ("source_partition", "<i4"),  # Kafka partition, or -1 for the embedded journal

@@ -6,8 +6,8 @@
    only after it was accepted; no cancel or amend outcome names an order that no command
    aimed at.
 2. **Trades** (:func:`check_trades`): the whole ``orders`` topic is read back and decoded
-   exactly as the bridge decodes it (:func:`ringex.kafka.decode.decode_message`, the
-   ``kind = 0`` stand-in for a malformed message), run through a matcher, and the resulting
+   exactly as the bridge decodes it (:func:`ringex.kafka.decode.records_of_message`, with
+   the ``kind = 0`` stand-in for a malformed message), run through a matcher, and the resulting
    trades, as JSON (:func:`ringex.wire.json_events.trades_to_json`), must equal the whole
    ``trades`` topic (event frames turned into the same JSON, :func:`trade_payloads`). With one ``orders`` partition the engine saw the topic's order, so the
    comparison is byte for byte. With several, the interleaving of partitions in the engine is
@@ -28,8 +28,7 @@ from collections import defaultdict
 import msgspec
 import numpy as np
 
-from ringex.errors import ValidationError
-from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, timestamp_ns_of
+from ringex.kafka.decode import records_of_message
 from ringex.records import EventKind
 from ringex.wire.frames import decode_event_frame, is_event_frame
 from ringex.wire.json_events import trades_to_json
@@ -70,17 +69,7 @@ def trade_payloads(values: list[bytes], registry) -> list[bytes]:
 def _commands_of(messages, registry, default_account: int) -> np.ndarray:
     chunks = []
     for message in messages:
-        stamp = timestamp_ns_of(message)
-        try:
-            records, _format = decode_message(message.value(), message.headers(), registry,
-                                              partition=message.partition(),
-                                              offset=message.offset(), timestamp_ns=stamp,
-                                              default_account=default_account)
-        except ValidationError:
-            records = invalid_command(partition=message.partition(), offset=message.offset(),
-                                      timestamp_ns=stamp,
-                                      pair_id=pair_id_of_key(message.key(), registry))
-        chunks.append(records)
+        chunks.append(records_of_message(message, registry, default_account=default_account)[0])
     from ringex.records import COMMAND_DTYPE
 
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=COMMAND_DTYPE)

@@ -8,6 +8,8 @@ overflows; the caller drains the events and calls again (see ``ringex.engine``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ringex.book.emit import emit_rejection
 from ringex.book.handlers import (
     handle_amend,
@@ -18,9 +20,12 @@ from ringex.book.handlers import (
 )
 from ringex.book.state import META_LIVE, META_NEXT_COMMAND
 from ringex.jit import njit
-from ringex.records import CommandKind, Reason
+from ringex.records import LAST_REJECTION_REASON, CommandKind, Reason
 
 __all__ = ["process_commands", "events_bound"]
+
+_INVALID_COMMAND = int(Reason.INVALID_COMMAND)
+_LAST_REJECTION = int(LAST_REJECTION_REASON)
 
 
 @njit(inline="always")
@@ -68,6 +73,10 @@ def process_commands(st, commands, start, events, k):
         elif kind == CommandKind.SET_STATUS:
             k = handle_set_status(st, c, events, k, command_index)
         else:
-            k = emit_rejection(events, k, st, c, Reason.INVALID_COMMAND, command_index)
+            # records.rejection_of_invalid_kind: an edge's stand-in names its reason in status
+            reason = np.int64(c.status)
+            if reason < 1 or reason > _LAST_REJECTION:
+                reason = _INVALID_COMMAND
+            k = emit_rejection(events, k, st, c, reason, command_index)
         i += 1
     return i, k, 0

@@ -293,7 +293,9 @@ def _decode_json_run(run, registry, account: int, dead_letters: DeadLetters,
         if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
             pair_id = -1  # its events must not go to a partition another instance owns
         records[index] = invalid_command(partition=partition, offset=message.offset(),
-                                         timestamp_ns=stamps[index], pair_id=pair_id)[0]
+                                         timestamp_ns=stamps[index], pair_id=pair_id,
+                                         error=problems[index], payload=message.value(),
+                                         default_account=account)[0]
     records["_reserved"] = MESSAGE_START | MESSAGE_END
     chunks.append(records)
 
@@ -326,7 +328,9 @@ def _decode_one(message, registry, account: int, dead_letters: DeadLetters,
     if homes is not None and pair_id >= 0 and homes[pair_id] != partition:
         pair_id = -1  # its events must not go to a partition another instance owns
     return _mark_message(invalid_command(partition=partition, offset=offset,
-                                         timestamp_ns=timestamp_ns, pair_id=pair_id))
+                                         timestamp_ns=timestamp_ns, pair_id=pair_id,
+                                         error=problem, payload=message.value(),
+                                         default_account=account))
 
 
 def _mark_message(commands: np.ndarray) -> np.ndarray:

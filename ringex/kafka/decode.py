@@ -37,12 +37,13 @@ from ringex.errors import ValidationError
 from ringex.records import COMMAND_DTYPE
 from ringex.wire.frames import decode_frame
 from ringex.wire.ids import OFFSET_BITS, kafka_order_id
-from ringex.wire.json_commands import decode_batch, decode_command
+from ringex.wire.json_commands import (decode_batch, decode_command, message_identity,
+                                       rejection_reason)
 from ringex.wire.record_checks import command_errors
 
 __all__ = ["FRAME_MAGIC", "CONTENT_TYPE_JSON", "CONTENT_TYPE_FRAME", "message_format",
            "decode_message", "decode_json_messages", "frame_record_errors", "invalid_command",
-           "timestamp_ns_of", "pair_id_of_key"]
+           "timestamp_ns_of", "pair_id_of_key", "records_of_message"]
 
 FRAME_MAGIC = b"RGXF"
 _OFFSET_LIMIT = (1 << OFFSET_BITS) - 1  # kafka_order_id refuses offsets from here on
@@ -146,15 +147,43 @@ def pair_id_of_key(key: bytes | None, registry) -> int:
         return -1
 
 
-def invalid_command(*, partition: int, offset: int, timestamp_ns: int, pair_id: int = -1
-                    ) -> np.ndarray:
+def invalid_command(*, partition: int, offset: int, timestamp_ns: int, pair_id: int = -1,
+                    error: ValidationError | None = None, payload: bytes | None = None,
+                    default_account: int = 0) -> np.ndarray:
     """The stand-in record of a malformed message: ``kind = 0``, so the matcher emits one
-    ``REJECTED`` / ``INVALID_COMMAND`` event carrying ``order_id = kafka_order_id(partition,
-    offset)``, the message's position and its key's pair (or -1)."""
+    ``REJECTED`` event carrying ``order_id = kafka_order_id(partition, offset)``, the
+    message's position and its key's pair (or -1). Its reason is the decoder's
+    (:func:`~ringex.wire.json_commands.rejection_reason` of ``error``, in ``status``;
+    ``INVALID_COMMAND`` without one), and its account and client order id are the message's
+    own when they can be read (:func:`~ringex.wire.json_commands.message_identity`)."""
     record = np.zeros(1, dtype=COMMAND_DTYPE)
     record["order_id"] = kafka_order_id(partition, offset)
     record["pair_id"] = pair_id
+    if error is not None:
+        record["status"] = rejection_reason(error)
+    if payload is not None and payload[:4] != FRAME_MAGIC:
+        record["account"], record["client_order_id"] = message_identity(payload,
+                                                                        default_account)
     record["source_partition"] = partition
     record["source_offset"] = offset
     record["timestamp_ns"] = timestamp_ns
     return record
+
+
+def records_of_message(message, registry, *, default_account: int
+                       ) -> tuple[np.ndarray, ValidationError | None]:
+    """``(records, error)``: what the bridge writes for one consumed ``message`` (one
+    instance owning every partition), its decoded commands (error None) or the stand-in of a
+    malformed message with its reason and identity. For oracles that replay `orders` as the
+    bridge decodes it."""
+    stamp = timestamp_ns_of(message)
+    try:
+        records, _ = decode_message(message.value(), message.headers(), registry,
+                                    partition=message.partition(), offset=message.offset(),
+                                    timestamp_ns=stamp, default_account=default_account)
+        return records, None
+    except ValidationError as exc:
+        return invalid_command(partition=message.partition(), offset=message.offset(),
+                               timestamp_ns=stamp,
+                               pair_id=pair_id_of_key(message.key(), registry), error=exc,
+                               payload=message.value(), default_account=default_account), exc

@@ -35,6 +35,7 @@ from ringex.records import (
     Side,
     StpMode,
     TimeInForce,
+    rejection_of_invalid_kind,
 )
 from ringex.statehash import hash_words
 
@@ -166,7 +167,7 @@ class ReferenceMatcher:
             CommandKind.SET_STATUS: self._set_status,
         }
         handler = handlers.get(cmd["kind"])
-        reason = handler(cmd) if handler else Reason.INVALID_COMMAND
+        reason = handler(cmd) if handler else Reason(rejection_of_invalid_kind(cmd["status"]))
         if reason is not None:
             self._reject(cmd, reason)
 

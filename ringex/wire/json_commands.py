@@ -43,12 +43,13 @@ from ringex.pairs import PairRegistry
 from ringex.records import COMMAND_DTYPE, Reason
 from ringex.wire import json_command_kernel as kernel
 from ringex.wire.blake2b import HASH_WORDS
+from ringex.wire.ids import client_id_to_int
 from ringex.wire.json_commands_fallback import JSON_VERSION, decode_values
 from ringex.wire.json_messages import DEFAULT_MAX_BYTES
 from ringex.wire.units import registry_units
 
 __all__ = ["JSON_VERSION", "decode_command", "decode_commands", "decode_batch",
-           "rejection_reason"]
+           "rejection_reason", "message_identity"]
 
 _INT64_MAX = 2**63 - 1
 _RECORD_SIZE = COMMAND_DTYPE.itemsize
@@ -260,3 +261,28 @@ def rejection_reason(error: ValidationError) -> Reason:
     if reason == Reason.INVALID_PRICE and "outside the band" in error.message:
         return Reason.PRICE_OUT_OF_BAND
     return reason
+
+
+def message_identity(payload: bytes | None, default_account: int) -> tuple[int, int]:
+    """``(account, client_order_id)`` of a message that failed decoding, as far as they can
+    be read, so its REJECTED event reaches its sender: the ids of a JSON object in either
+    format (``order.id``; ``client_order_id`` and ``account``), ``default_account`` when it
+    names none, ``(0, 0)`` when the payload is no JSON object. Never raises."""
+    import json
+
+    try:
+        message = json.loads(payload) if payload else None
+    except (ValueError, RecursionError):
+        return 0, 0
+    if not isinstance(message, dict):
+        return 0, 0
+    order = message.get("order")
+    client_id = order.get("id") if isinstance(order, dict) else message.get("client_order_id")
+    account = message.get("account", default_account)
+    try:
+        coid = client_id_to_int(client_id) if client_id is not None else 0
+    except ValidationError:
+        coid = 0
+    if type(account) is not int or not 0 < account < 2**63:
+        account = default_account
+    return account, coid

@@ -30,6 +30,7 @@ from ringex.pairs import PairRegistry
 from ringex.records import (
     ALL_PAIRS,
     COMMAND_DTYPE,
+    LAST_REJECTION_REASON,
     CommandKind,
     OrderFlag,
     OrderType,
@@ -205,8 +206,17 @@ def failed_checks_vectorized(commands: np.ndarray, registry: PairRegistry) -> np
 
 
 def check_commands(commands: np.ndarray, registry: PairRegistry) -> np.ndarray:
-    """One ``Reason`` code (``uint8``) per record: the first failing check's, or 0."""
-    return _REASONS[failed_checks(commands, registry)]
+    """One ``Reason`` code (``uint8``) per record: the first failing check's, or 0. A record
+    with no valid ``kind`` gets the reason its ``status`` names, as the matcher gives it
+    (:func:`ringex.records.rejection_of_invalid_kind`)."""
+    first = failed_checks(commands, registry)
+    reasons = _REASONS[first]
+    invalid_kind = np.flatnonzero(first == 1)
+    if invalid_kind.size:
+        status = commands["status"][invalid_kind]
+        named = (status >= 1) & (status <= LAST_REJECTION_REASON)
+        reasons[invalid_kind] = np.where(named, status, Reason.INVALID_COMMAND)
+    return reasons
 
 
 def command_errors(

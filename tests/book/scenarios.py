@@ -692,6 +692,12 @@ SCENARIOS: list[Scenario] = [
         steps=[
             (command(kind=0, order_id=1, account=A), [rejected(Reason.INVALID_COMMAND, order_id=1)]),
             (command(kind=9, pair_id=0), [rejected(Reason.INVALID_COMMAND)]),
+            # an edge's stand-in names its reason in status; no rejection reason there: INVALID
+            (command(kind=0, order_id=2, account=A, client_order_id=7,
+                     status=Reason.PRICE_OUT_OF_BAND),
+             [rejected(Reason.PRICE_OUT_OF_BAND, order_id=2, client_order_id=7)]),
+            (command(kind=0, order_id=3, account=A, status=Reason.USER_CANCELED),
+             [rejected(Reason.INVALID_COMMAND, order_id=3)]),
             (new(0, A, BUY, 100, 1), [rejected(Reason.INVALID_ORDER_ID, order_id=0)]),
             (new(-3, 0, BUY, 100, 1), [rejected(Reason.INVALID_ORDER_ID, order_id=-3)]),
             (new(1, 0, BUY, 100, 1), [rejected(Reason.INVALID_ACCOUNT, account=0)]),

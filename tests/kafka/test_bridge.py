@@ -19,7 +19,7 @@ from ringex.engine import MatchingEngine
 from ringex.kafka import PER_RUN_GROUP, KafkaMetrics, run_bridge
 from ringex.records import COMMAND_DTYPE, CommandKind, EventKind, Reason, Side
 from ringex.ring import Ring
-from ringex.wire import encode_frame, kafka_order_id
+from ringex.wire import client_id_to_int, encode_frame, kafka_order_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(60)]
 
@@ -121,13 +121,26 @@ def test_good_and_bad_messages_each_give_exactly_one_outcome(
     assert (timestamps > 0).all() and (timestamps % 1_000_000 == 0).all()
     assert by_offset[0][0]["price"] == 6_500_000 and by_offset[0][0]["quantity"] == 50_000
 
-    # The engine gives each malformed message its REJECTED/INVALID_COMMAND, and the good
-    # order after all the poison still trades against the first one.
+    # The engine gives each malformed message its REJECTED event with the decoder's reason and,
+    # where the message could be read, its sender's client id and account; the good order
+    # after all the poison still trades against the first one.
     events = MatchingEngine(registry.pairs).process(commands)
-    rejected = events[(events["kind"] == EventKind.REJECTED)
-                      & (events["reason"] == Reason.INVALID_COMMAND)]
-    assert sorted(rejected["order_id"].tolist()) == sorted(
-        kafka_order_id(0, offset) for offset in bad_offsets)
+    rejected = {int(e["order_id"]): e for e in events[events["kind"] == EventKind.REJECTED]}
+    # the frame's bad record (offset 11) is the matcher's own rejection: below the band
+    assert Reason(int(rejected.pop(9_000_003)["reason"])) == Reason.PRICE_OUT_OF_BAND
+    assert sorted(rejected) == sorted(kafka_order_id(0, offset) for offset in bad_offsets)
+    reasons = {offset: Reason(int(rejected[kafka_order_id(0, offset)]["reason"]))
+               for offset in bad_offsets}
+    assert reasons == {3: Reason.INVALID_COMMAND, 4: Reason.INVALID_COMMAND,
+                       5: Reason.UNKNOWN_PAIR, 6: Reason.INVALID_PRICE,
+                       7: Reason.INVALID_COMMAND, 8: Reason.INVALID_COMMAND,
+                       9: Reason.INVALID_COMMAND}
+    identities = {offset: (int(rejected[kafka_order_id(0, offset)]["account"]),
+                           int(rejected[kafka_order_id(0, offset)]["client_order_id"]))
+                  for offset in bad_offsets}
+    assert identities == {3: (0, 0), 4: (0, 0), 5: (1, client_id_to_int("c5")),
+                          6: (1, client_id_to_int("c6")), 7: (0, 0), 8: (1, 0),
+                          9: (1, client_id_to_int("c9"))}
     trades = events[events["kind"] == EventKind.TRADE]
     assert trades["order_id"].tolist() == [kafka_order_id(0, 10)]
     assert trades["maker_order_id"].tolist() == [kafka_order_id(0, 0)]

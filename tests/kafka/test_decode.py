@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ringex.errors import ValidationError
-from ringex.kafka.decode import invalid_command, message_format, pair_id_of_key
-from ringex.wire import kafka_order_id
+from ringex.kafka.decode import decode_message, invalid_command, message_format, pair_id_of_key
+from ringex.records import Reason
+from ringex.wire import client_id_to_int, kafka_order_id
+from ringex.wire.json_commands import message_identity
 
 
 @pytest.mark.parametrize("payload, headers, expected", [
@@ -33,6 +35,23 @@ def test_the_stand_in_of_a_malformed_message_is_rejected_by_kind_and_says_where_
     assert record["order_id"] == kafka_order_id(3, 41)
     assert (record["source_partition"], record["source_offset"]) == (3, 41)
     assert (record["timestamp_ns"], record["pair_id"]) == (5_000_000, 1)
+
+
+def test_the_stand_in_carries_the_decoders_reason_and_the_senders_ids(registry):
+    payload = b'{"action":"new","order":{"id":"c6","pair":"BTC-USDT","side":"BUY",' \
+              b'"type":"LIMIT","price":"65000.001","amount":"0.5"}}'
+    with pytest.raises(ValidationError) as raised:
+        decode_message(payload, None, registry, partition=0, offset=6, timestamp_ns=0,
+                       default_account=4)
+    record = invalid_command(partition=0, offset=6, timestamp_ns=0, error=raised.value,
+                             payload=payload, default_account=4)[0]
+    assert (record["kind"], record["status"]) == (0, Reason.INVALID_PRICE)
+    assert (record["account"], record["client_order_id"]) == (4, client_id_to_int("c6"))
+    native = b'{"type":"new","account":9,"client_order_id":"x-1","pair":"NOPE"}'
+    assert message_identity(native, 4) == (9, client_id_to_int("x-1"))
+    for unreadable in (b"{", b"[1]", b'{"order":{"id":""}}', b"", None):
+        assert message_identity(unreadable, 4) in ((0, 0), (4, 0))
+    assert message_identity(b'{"account":-1,"client_order_id":5}', 4) == (4, 5)
 
 
 def test_the_key_names_the_pair_only_when_it_is_a_known_one(registry):

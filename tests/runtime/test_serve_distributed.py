@@ -24,8 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ringex.commands import new, pack
 from ringex.config import load_settings
-from ringex.errors import ValidationError
-from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, timestamp_ns_of
+from ringex.kafka.decode import records_of_message
 from ringex.marketdata.interface import interval_ms
 from ringex.marketdata.redis_store import RedisMarketData
 from ringex.records import EventKind, Side
@@ -108,17 +107,9 @@ def test_serve_distributed_end_to_end(tmp_path, kafka_bootstrap, kafka_topics, r
         commands = []
         dlq_expected = 0
         for message in _read_all(kafka_bootstrap, topics["orders"], 10**9, timeout=5):
-            stamp = timestamp_ns_of(message)
-            try:
-                records, _ = decode_message(message.value(), message.headers(), registry,
-                                            partition=message.partition(),
-                                            offset=message.offset(), timestamp_ns=stamp,
-                                            default_account=settings.runtime.default_account)
-            except ValidationError:
-                dlq_expected += 1
-                records = invalid_command(partition=message.partition(), offset=message.offset(),
-                                          timestamp_ns=stamp,
-                                          pair_id=pair_id_of_key(message.key(), registry))
+            records, error = records_of_message(
+                message, registry, default_account=settings.runtime.default_account)
+            dlq_expected += error is not None
             commands.append(records)
         commands = np.concatenate(commands)
         reference = ReferenceMatcher(registry.pairs)

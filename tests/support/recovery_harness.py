@@ -216,9 +216,7 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0, at_least: int 
 
 def reference_of_orders(bootstrap: str, orders_topic: str, settings):
     """The `orders` topic decoded as the bridge decodes it, through the reference matcher."""
-    from ringex.errors import ValidationError
-    from ringex.kafka.decode import decode_message, invalid_command, pair_id_of_key, \
-        timestamp_ns_of
+    from ringex.kafka.decode import records_of_message
     from ringex.spec.matcher import ReferenceMatcher
 
     registry = settings.registry()
@@ -226,17 +224,8 @@ def reference_of_orders(bootstrap: str, orders_topic: str, settings):
     messages = sorted(read_topic(bootstrap, orders_topic), key=lambda m: (m.partition(),
                                                                          m.offset()))
     for message in messages:
-        stamp = timestamp_ns_of(message)
-        try:
-            records, _ = decode_message(message.value(), message.headers(), registry,
-                                        partition=message.partition(), offset=message.offset(),
-                                        timestamp_ns=stamp,
-                                        default_account=settings.runtime.default_account)
-        except ValidationError:
-            records = invalid_command(partition=message.partition(), offset=message.offset(),
-                                      timestamp_ns=stamp,
-                                      pair_id=pair_id_of_key(message.key(), registry))
-        chunks.append(records)
+        chunks.append(records_of_message(message, registry,
+                                         default_account=settings.runtime.default_account)[0])
     commands = np.concatenate(chunks)
     reference = ReferenceMatcher(registry.pairs, order_capacity=settings.engine.order_capacity)
     expected = reference.process(commands)
