@@ -103,12 +103,23 @@ def serve_first_order(tree: Path, env: dict[str, str], timeout: float = 1800.0) 
             return round(time.perf_counter() - started, 2)
 
         try:
-            # the README's user: wait for the key, then send the order (no waiting for /health)
+            # the README's user: wait for the key, then send the order (no waiting for /health);
+            # meanwhile /health's answers are recorded each time they change
+            last_answer = None
             while not key_path.exists():
                 if server.poll() is not None or time.perf_counter() > deadline:
                     raise RuntimeError(f"serve exited or timed out before the demo key: "
                                        f"{log_path.read_text()[-3000:]}")
-                time.sleep(0.05)
+                try:
+                    status, body = _http("GET", f"{base}/health", timeout=2)
+                    answer = (status, body.get("detail") if isinstance(body, dict) else body)
+                except (ConnectionError, urllib.error.URLError, OSError) as exc:
+                    status, body = 0, f"no answer: {type(exc).__name__}"
+                    answer = (0, body)
+                if answer != last_answer:
+                    health_seen.append((now(), status, body))
+                    last_answer = answer
+                time.sleep(0.25)
             key = key_path.read_text().strip()
             timings["demo_key_s"] = now()
             while True:  # a client that retries until the gateway accepts the connection
@@ -167,6 +178,9 @@ def serve_first_order(tree: Path, env: dict[str, str], timeout: float = 1800.0) 
             timings["children_cpu_s"] = round(cpu1.children_user + cpu1.children_system
                                               - cpu0.children_user - cpu0.children_system, 2)
             timings["returncode"] = server.returncode
-            timings["log_tail"] = log_path.read_text()[-4000:]
+            log_text = log_path.read_text()
+            timings["log_tail"] = log_text[-4000:]
+            timings["startup_lines"] = [line for line in log_text.splitlines()
+                                        if line.startswith("ringex:")]
     timings["health_seen"] = health_seen
     return timings
