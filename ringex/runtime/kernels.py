@@ -20,7 +20,9 @@ the stage, which the start-up health responder reports (:mod:`ringex.runtime.sta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import tempfile
@@ -72,6 +74,18 @@ def _private_settings(settings: Settings, var_dir: str) -> Settings:
     return dataclasses.replace(settings, engine=engine, runtime=runtime)
 
 
+@contextlib.contextmanager
+def _quiet(logger_name: str):
+    """The private exchange's segments come and go without the supervisor's info lines."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class _PrivateExchange:
     """The segments of an embedded exchange, in-process, for the compile stages only."""
 
@@ -82,14 +96,16 @@ class _PrivateExchange:
         self.settings = settings
         self.registry = settings.registry()
         self.supervisor = Supervisor(settings, lambda _supervisor: [])
-        self.supervisor.create_segments(
-            lambda prefix: SharedMemoryMarketData.create(self.registry, prefix=prefix))
+        with _quiet("ringex.supervisor"):
+            self.supervisor.create_segments(
+                lambda prefix: SharedMemoryMarketData.create(self.registry, prefix=prefix))
         self.names = self.supervisor.names
         self.store = self.supervisor.extra_segments[0]
         self.engine = None
 
     def close(self) -> None:
-        self.supervisor.stop(timeout=1.0)
+        with _quiet("ringex.supervisor"):
+            self.supervisor.stop(timeout=1.0)
 
 
 def _orders(registry):
@@ -135,7 +151,8 @@ def _stage_engine(ex: _PrivateExchange) -> None:
     try:
         positions = client.submit(_orders(ex.registry), wait_durable=False)
         batch = journal.wait(timeout=5.0)  # the journal process's loop, without the file
-        journal.release(batch)
+        if batch is not None:
+            journal.release(batch)
         client.wait_durable_position(int(positions[-1]), 5.0)
         scratch, scratch_words = _scratch(4096)
         control = loop.new_control(idle_timeout_ns=1_000_000, max_batches=1,
