@@ -114,11 +114,15 @@ class EmbeddedSink:
         ring = client.ring
         consumers = {peer.slot: peer.alive for peer in ring.peers() if peer.role == "consumer"}
         journal_alive = consumers.get(client.journal_slot, False)
+        engine_alive = consumers.get(client.engine_slot, False)
         lag = ring.cursor - ring.consumer_sequence(client.journal_slot)
-        ok = journal_alive and lag < ring.capacity
-        return {"ok": ok, "sequencer": "embedded journal", "rings_attached": True,
-                "journal_alive": journal_alive, "journal_lag": int(lag),
-                "ring_capacity": int(ring.capacity)}
+        ok = journal_alive and engine_alive and lag < ring.capacity
+        health = {"ok": ok, "sequencer": "embedded journal", "rings_attached": True,
+                  "journal_alive": journal_alive, "engine_alive": engine_alive,
+                  "journal_lag": int(lag), "ring_capacity": int(ring.capacity)}
+        if not engine_alive:
+            health["detail"] = "engine starting"
+        return health
 
     def close(self) -> None:
         self._drop("closed")

@@ -20,9 +20,16 @@ two guards:
 * **a loaded overload must be the one asked for**: after a load, the rebuilt result's
   argument types must equal the requested signature; otherwise the entry is treated as a
   miss, numba compiles it, and the save overwrites the bad data file. A cache corrupted by an
-  older run (or another tool) heals itself instead of crashing a process.
+  older run (or another tool) heals itself instead of crashing a process;
+* **one compiler per function**: a cache miss compiles under an exclusive ``flock`` on
+  ``<name>.nbi.compile.lock``, and numba looks in the cache again once it holds it. When
+  several processes need the same kernel at once, one compiles it and the others wait and
+  load the result, instead of each spending the same minutes of CPU. The lock is taken
+  inside numba's (per-process, reentrant) compiler lock, so the threads of one process
+  never hold two of these locks in opposite orders; across processes, locks nest along the
+  call graph (a caller's compile triggers its callees'), which has no cycles.
 
-Both patch numba internals (``numba.core.caching``, checked against numba 0.59-0.68). If a
+All three patch numba internals (``numba.core.caching``, checked against numba 0.59-0.68). If a
 future numba moves them, :func:`install` logs a warning and leaves numba as it is.
 """
 
@@ -41,7 +48,12 @@ _installed = False
 
 @contextlib.contextmanager
 def _index_lock(index_file):
-    path = index_file._index_path + ".lock"
+    with _flock(index_file._index_path + ".lock"):
+        yield
+
+
+@contextlib.contextmanager
+def _flock(path):
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:  # read-only cache dir: numba will not save there either
@@ -52,6 +64,16 @@ def _index_lock(index_file):
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+@contextlib.contextmanager
+def _compile_lock(dispatcher):
+    index_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if index_file is None:  # no on-disk cache for this function: nothing to share
+        yield
+        return
+    with _flock(index_file._index_path + ".compile.lock"):
+        yield
 
 
 def _signature_matches(sig, rebuilt) -> bool:
@@ -67,11 +89,14 @@ def install() -> None:
     if _installed:
         return
     try:
-        from numba.core import caching
+        from numba.core import caching, sigutils
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.dispatcher import Dispatcher
 
         index_cls, cache_cls = caching.IndexDataCacheFile, caching.Cache
         original_save, original_load = index_cls.save, index_cls.load
         original_load_overload = cache_cls._load_overload
+        original_compile = Dispatcher.compile
     except (ImportError, AttributeError) as exc:
         _log.warning("numba cache guard not installed (numba.core.caching changed?): %s", exc)
         return
@@ -92,6 +117,14 @@ def install() -> None:
             return None
         return rebuilt
 
+    def compile(self, sig):
+        args, _ = sigutils.normalize_signature(sig)
+        if tuple(args) in self.overloads:
+            return original_compile(self, sig)
+        with global_compiler_lock, _compile_lock(self):
+            return original_compile(self, sig)
+
     index_cls.save, index_cls.load = save, load
     cache_cls._load_overload = _load_overload
+    Dispatcher.compile = compile
     _installed = True

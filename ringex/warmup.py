@@ -5,8 +5,9 @@ to the module (``__pycache__``). A cold cache costs tens of seconds per kernel (
 event encoder alone about 20–80 s on a busy 2-core box), which would otherwise land inside the
 first batch of a publisher, the first poll of a bridge, or a timed test. ``warm()`` calls each
 kernel once on a tiny input; ``python -m ringex.warmup [--pipeline]`` does it for the whole
-package (``--pipeline`` also runs a tiny embedded ``ringex serve`` so that every process kind
-compiles its kernels; the test script and the Dockerfile run it), and each long-lived process
+package (``--pipeline`` also compiles what ``ringex serve`` compiles before its children start,
+:mod:`ringex.runtime.kernels`, and runs a tiny embedded ``ringex serve`` whose processes then
+load their kernels; the test script and the Dockerfile run it), and each long-lived process
 warms what it uses before it reports ready.
 """
 
@@ -113,6 +114,12 @@ def warm(registry=None, *, pipeline: bool = False) -> float:
     warm_wire(registry)
     warm_redis_fold(registry)
     if pipeline:
+        from ringex.config import load_settings
+        from ringex.runtime.kernels import compile_kernels
+
+        # what `ringex serve` compiles before its children start, gateway included, here in
+        # this process; the embedded serve below then loads it all
+        compile_kernels(load_settings(environ={}))
         warm_pipeline()
     return time.perf_counter() - started
 

@@ -54,6 +54,7 @@ RUNNER = textwrap.dedent("""
             print(f"{name}={int(kernel.total(values))}", flush=True)
         except Exception as exc:
             print(f"{name}!{exc}", flush=True)
+    print(f"misses={sum(kernel.total.stats.cache_misses.values())}", file=sys.stderr)
 """)
 
 DTYPES = ["int8", "int16", "int32", "int64", "float32", "float64"]
@@ -118,3 +119,15 @@ def test_processes_compiling_at_the_same_moment_leave_a_consistent_cache(workdir
     assert len(_data_files(workdir)) == len(DTYPES)
     # a process without the guard trusts the index: every entry must hold its own signature
     assert _run(workdir, "plain", DTYPES) == {name: "55" for name in DTYPES}
+
+
+def test_one_process_compiles_what_several_need_at_once_and_the_others_load_it(workdir):
+    start_at = time.time() + 8
+    processes = [_start(workdir, "guard", ["int64"], start_at) for _ in range(3)]
+    misses = []
+    for process in processes:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err
+        assert out.split() == ["int64=55"]
+        misses.append(int(err.rsplit("misses=", 1)[1].split()[0]))
+    assert sorted(misses) == [0, 0, 1]

@@ -105,9 +105,38 @@ def serve(settings: Settings, *, until=None) -> int:
                                  "runtime.metrics_port")
         if not settings.embedded:
             preflight.check_services(settings)
+        _compile_kernels(settings)
         return _serve(settings, until)
     finally:
         lock.close()
+
+
+def _stop_on_sigterm(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def _compile_kernels(settings: Settings) -> None:
+    """Every kernel the children use, compiled (or loaded) here, once, before they start;
+    meanwhile the gateway's address answers 503 with the stage."""
+    from ringex.runtime.kernels import compile_kernels
+
+    responder = None
+    if settings.gateway.enabled:
+        from ringex.runtime.starting import StartingResponder
+
+        try:
+            responder = StartingResponder(settings.gateway.bind,
+                                          "engine starting: compiling kernels")
+        except OSError as exc:  # the gateway will report the address itself
+            log.warning("cannot answer on %s while starting: %s", settings.gateway.bind, exc)
+    # SIGTERM now must still run the finally blocks that unlink the private segments.
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        compile_kernels(settings, status=responder.set_detail if responder else None)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if responder is not None:
+            responder.close()
 
 
 def _serve(settings: Settings, until) -> int:

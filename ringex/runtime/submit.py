@@ -141,6 +141,7 @@ class InboundClient:
         self.ring = Ring.attach(names.inbound, COMMAND_DTYPE)
         self.producer = self.ring.producer(timeout=timeout)
         self.journal_slot = slots_for(True).journal
+        self.engine_slot = slots_for(True).engine
         self.base = journal_base(var_dir, names.inbound)
         self.timeout = timeout
         header, cell = self.ring.arrays.header, layout.consumer_cell(self.journal_slot)
