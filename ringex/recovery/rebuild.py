@@ -204,9 +204,8 @@ class Projection:
             elif error.fatal():
                 raise RingexError(f"reading {self.topic}: {error}")
         self.read += len(payloads)
-        if not payloads:
-            return self._skip_old_gap()
-        return self._take(events_from_payloads(payloads, self.registry))
+        applied = self._take(events_from_payloads(payloads, self.registry)) if payloads else 0
+        return applied + self._skip_old_gap()
 
     def run_to_end(self, timeout: float = 600.0) -> None:
         """Read every partition up to the high watermark seen when this projection began,
@@ -262,7 +261,7 @@ class Projection:
                   "until the end of the read" if self.gap_since is None else
                   f"{time.monotonic() - self.gap_since:.0f} s")
         self.gaps += int((np.diff(np.concatenate(([self.applied], self.held["seq"]))) > 1).sum())
-        self.skipped += missing
+        self.skipped += int(self.held["seq"][-1]) - self.applied - self.held.shape[0]
         held, self.held, self.gap_since = self.held, np.zeros(0, dtype=EVENT_DTYPE), None
         return self._apply(held)
 
