@@ -82,12 +82,16 @@ class KafkaSettings:
 class RedisSettings:
     url: str = ""
     prefix: str = "ringex:"
-    # CPU niceness (0-19) of the market-data publisher, which reads order-events and holds
-    # nothing back (docs/marketdata.md): on a small box the matching path (bridge, engine,
-    # Kafka publisher) gets the CPU first, and market data catches up
+    # the market-data publisher reads the outbound ring without holding the engine back; when
+    # the engine has run a whole ring ahead, it reads the missing events from order-events
+    # (docs/marketdata.md). false: it gates the ring like the Kafka publisher.
+    catch_up_from_kafka: bool = True
+    # CPU niceness (0-19) of that non-gating market-data publisher: on a small box the
+    # matching path (bridge, engine, Kafka publisher) gets the CPU first, and market data
+    # catches up. Not applied when the publisher gates the ring.
     catch_up_nice: int = 10
-    # once caught up, that publisher reads order-events at most once per this many ms, so
-    # each Redis script call takes what came in the meantime: fewer calls at moderate rates
+    # once caught up, that publisher reads the ring at most once per this many ms, so each
+    # Redis script call takes what came in the meantime: fewer calls at moderate rates
     # (market data is that much later; 0: read as soon as anything comes)
     apply_interval_ms: int = 20
 

@@ -10,8 +10,8 @@
 Modules: ``admin`` (create topics), ``clients`` (librdkafka configs, which settings are read),
 ``decode`` (one message -> records, the format rule), ``dlq`` (dead-letter copies),
 ``offsets`` (where the bridge starts, what it commits), ``bridge``, ``partitioning``,
-``resume`` (the resume rule), ``reading`` (whole-topic reads), ``catchup`` (where a reader of
-`order-events` resumes after a seq: a binary search on offsets), ``publisher`` (transactional),
+``resume`` (the resume rule), ``reading`` (whole-topic reads), ``catchup`` (a seq range read
+back by binary search on offsets), ``publisher`` (transactional),
 ``metrics``. See ``docs/kafka.md``.
 
 Entry points are meant to run in their own processes; they create their Kafka clients on
@@ -20,7 +20,7 @@ entry (never before a fork). Importing this package does not import confluent-ka
 
 from ringex.kafka.admin import ensure_topics, exchange_topics
 from ringex.kafka.bridge import BridgeStats, run_bridge
-from ringex.kafka.catchup import CatchupStats, start_offsets
+from ringex.kafka.catchup import CatchupStats, read_events_between
 from ringex.kafka.metrics import KafkaMetrics
 from ringex.kafka.offsets import PER_RUN_GROUP, REPLAY, OffsetPolicy
 from ringex.kafka.publisher import PublisherStats, run_kafka_publisher
@@ -34,7 +34,7 @@ __all__ = [
     "run_kafka_publisher",
     "PublisherStats",
     "read_resume_seqs",
-    "start_offsets",
+    "read_events_between",
     "CatchupStats",
     "OffsetPolicy",
     "REPLAY",

@@ -1,16 +1,15 @@
-"""The Redis projection of `order-events`: the market-data process and ``ringex rebuild-redis``.
+"""``ringex rebuild-redis``: the Redis projection rebuilt from `order-events`.
 
 `order-events` holds every event (trades included, with the maker's fields), so it alone
-rebuilds candles, recent trades and order status. :class:`Projection` reads it from the
-store's ``last_seq`` on, turns the messages back into ``EVENT_DTYPE`` records (JSON exactly,
-decimals through the pair registry; event frames as they are), merges the partitions by
-``seq`` and applies them to :class:`RedisMarketData`. The distributed market-data process runs
-it for ever (``ringex/runtime/marketdata_process.py``); ``rebuild-redis`` runs it up to the
-high watermark seen at its start. The store ignores every ``seq`` at or below its
-``last_seq``, so either may run twice, or both at once, and nothing is counted twice.
-``--flush`` deletes the prefix's keys first (a full rebuild, e.g. after Redis lost data: a
-Redis that lost its tail has a ``last_seq`` behind the events it kept, so without ``--flush``
-the missing events are simply applied).
+rebuilds candles, recent trades and order status; `trades` carries the same TRADE events and
+is used only as a cross-check of the count. The command reads every partition from its
+beginning up to the high watermark seen at start, turns the JSON back into ``EVENT_DTYPE``
+records (exactly: decimals through the pair registry; event frames as they are), merges the partitions by ``seq`` and
+applies them in batches to :class:`RedisMarketData`. The store ignores every ``seq`` at or
+below its ``last_seq``, so the command is idempotent: run it twice, or while the Redis
+publisher runs, and nothing is counted twice. ``--flush`` deletes the prefix's keys first (a
+full rebuild, e.g. after Redis lost data: a Redis that lost its tail has a ``last_seq``
+behind the events it kept, so without ``--flush`` the missing events are simply applied).
 
 L2 books are not events: they come back with the engine's next book snapshot.
 """
@@ -27,7 +26,7 @@ import numpy as np
 from ringex.records import (EVENT_DTYPE, EventKind, OrderFlag, OrderStatus, OrderType,
                             PairStatus, Reason, Side, TimeInForce)
 
-__all__ = ["events_from_json", "events_from_payloads", "Projection", "rebuild_redis"]
+__all__ = ["events_from_json", "events_from_payloads", "read_topic_events", "rebuild_redis"]
 
 log = logging.getLogger("ringex.recovery.rebuild")
 
@@ -137,168 +136,43 @@ def _steps(text: str, step, name: str) -> int:
     return int(value)
 
 
-class Projection:
-    """`order-events` applied to a market-data store in ``seq`` order, from the store's own
-    ``last_seq`` on: the one projector behind the Redis market-data process (which calls
-    :meth:`poll` for ever) and ``ringex rebuild-redis`` (:meth:`run_to_end`).
+def read_topic_events(bootstrap: str, topic: str, *, timeout: float = 120.0):
+    """Every committed message value of ``topic``, partition by partition."""
+    from ringex.kafka.reading import read_to_end
 
-    A ``read_committed`` consumer (random group, nothing committed: the position is the
-    store's ``last_seq``) is assigned each partition at its first message past that seq
-    (:func:`ringex.kafka.catchup.start_offsets`). The events of one seq space are spread over
-    the partitions with no gap, each partition in ascending seq, but partitions arrive at
-    their own pace (the broker writes a transaction's markers partition by partition), so
-    events are applied only as one unbroken run from the last applied seq; the rest waits
-    in ``held`` until the missing seqs come. A seq read twice is dropped (``duplicated``).
-    A gap that lasts ``gap_timeout`` seconds while events past it wait (retention deleted
-    them, or they were never written) is logged and skipped, so the projection goes on; a
-    full ``rebuild-redis --flush`` is the repair. Single owner: the caller's thread.
-    """
-
-    def __init__(self, bootstrap: str, topic: str, registry, store, *,
-                 partitions: tuple[int, ...] | None = None, timeout: float = 60.0,
-                 gap_timeout: float = 30.0, client_id: str = "ringex-projection",
-                 consumer_extra: dict | None = None):
-        import uuid
-
-        from confluent_kafka import Consumer, TopicPartition
-
-        from ringex.kafka.catchup import CatchupStats, start_offsets
-        from ringex.kafka.clients import consumer_config
-
-        self.topic = topic
-        self.registry = registry
-        self.store = store
-        self.gap_timeout = gap_timeout
-        self.applied = store.last_seq()  # the last seq handed to the store (or held by it)
-        self.search = CatchupStats()
-        starts = start_offsets(bootstrap, topic, self.applied, partitions=partitions,
-                               timeout=timeout, stats=self.search)
-        self.bounds = dict(self.search.bounds)  # (low, high) watermarks when it began
-        self.positions = dict(starts)  # next offset to read, per partition
-        self.eof: set[int] = set()  # partitions whose last read ended at their end
-        self.held = np.zeros(0, dtype=EVENT_DTYPE)  # read, ascending seq, past a gap
-        self.gap_since: float | None = None
-        self.read = self.events = self.handed = self.duplicated = self.gaps = self.skipped = 0
-        self.consumer = Consumer(consumer_config(
-            bootstrap, f"{client_id}-{uuid.uuid4().hex}", client_id=client_id,
-            **{"enable.partition.eof": True, **(consumer_extra or {})}))
-        self.consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
-
-    def poll(self, timeout: float, max_messages: int = 10_000) -> int:
-        """Read what is there (waiting up to ``timeout`` for the first message) and apply
-        the unbroken run it completes; the number of events handed to the store."""
-        from confluent_kafka import KafkaError
-
-        from ringex.errors import RingexError
-        from ringex.kafka.bridge import take_available
-
-        payloads = []
-        for message in take_available(self.consumer, max_messages, timeout):
-            error = message.error()
-            if error is None:
-                self.positions[message.partition()] = message.offset() + 1
-                self.eof.discard(message.partition())
-                payloads.append(message.value())
-            elif error.code() == KafkaError._PARTITION_EOF:
-                self.eof.add(message.partition())
-            elif error.fatal():
-                raise RingexError(f"reading {self.topic}: {error}")
-        self.read += len(payloads)
-        applied = self._take(events_from_payloads(payloads, self.registry)) if payloads else 0
-        return applied + self._skip_old_gap()
-
-    def run_to_end(self, timeout: float = 600.0) -> None:
-        """Read every partition up to the high watermark seen when this projection began,
-        then apply what waits past gaps too (counted in ``gaps``): the rebuild."""
-        deadline = time.monotonic() + timeout
-        while any(self.positions[p] < high and p not in self.eof
-                  for p, (_low, high) in self.bounds.items()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.topic}: not read to its end in {timeout} s")
-            self.poll(0.1)
-        if self.held.shape[0]:
-            self._skip_gap()
-
-    def _take(self, events: np.ndarray) -> int:
-        self.events += int(events.shape[0])
-        if self.held.shape[0]:
-            events = np.concatenate((self.held, events))
-        events = events[np.argsort(events["seq"], kind="stable")]
-        seqs = events["seq"]
-        fresh = seqs > self.applied  # at or below: a message straddling the start, or a replay
-        repeated = np.zeros(seqs.shape[0], dtype=bool)
-        repeated[1:] = seqs[1:] == seqs[:-1]
-        self.duplicated += int((fresh & repeated).sum())
-        events = events[fresh & ~repeated]
-        # the unbroken run: seq - index is constant (applied + 1) along it
-        run = int(np.searchsorted(events["seq"] - np.arange(events.shape[0]),
-                                  self.applied + 1, side="right"))
-        self.held = events[run:]
-        if not self.held.shape[0]:
-            self.gap_since = None
-        elif self.gap_since is None:
-            self.gap_since = time.monotonic()
-        return self._apply(events[:run])
-
-    def _apply(self, events: np.ndarray) -> int:
-        if events.shape[0]:
-            self.store.apply(events)
-            self.applied = int(events["seq"][-1])
-            self.handed += int(events.shape[0])
-        return int(events.shape[0])
-
-    def _skip_old_gap(self) -> int:
-        if self.gap_since is None or time.monotonic() - self.gap_since < self.gap_timeout:
-            return 0
-        return self._skip_gap()
-
-    def _skip_gap(self) -> int:
-        """Apply what waits past a gap: the gap's seqs are never applied after this."""
-        missing = int(self.held["seq"][0]) - self.applied - 1
-        log.error("%s: seq %d..%d missing (events past them waited %s); applying past them: "
-                  "`ringex rebuild-redis --flush` repairs the projection if they come", self.topic,
-                  self.applied + 1, self.applied + missing,
-                  "until the end of the read" if self.gap_since is None else
-                  f"{time.monotonic() - self.gap_since:.0f} s")
-        self.gaps += int((np.diff(np.concatenate(([self.applied], self.held["seq"]))) > 1).sum())
-        self.skipped += int(self.held["seq"][-1]) - self.applied - self.held.shape[0]
-        held, self.held, self.gap_since = self.held, np.zeros(0, dtype=EVENT_DTYPE), None
-        return self._apply(held)
-
-    def close(self) -> None:
-        self.consumer.close()
+    return [message.value() for message in read_to_end(bootstrap, topic, timeout=timeout,
+                                                        client_id="ringex-rebuild")]
 
 
-def rebuild_redis(settings, *, flush: bool = False) -> dict:
-    """Replay `order-events` into the Redis store of ``settings`` from its ``last_seq`` on
-    (from the start with ``flush``); returns counts."""
+def rebuild_redis(settings, *, flush: bool = False, batch: int = 2000) -> dict:
+    """Replay `order-events` into the Redis store of ``settings``; returns counts."""
     import redis
 
     from ringex.marketdata.redis_store import RedisMarketData
 
     registry = settings.registry()
-    kafka = settings.kafka
     started = time.perf_counter()
+    payloads = read_topic_events(settings.kafka.bootstrap, settings.kafka.events_topic)
+    events = events_from_payloads(payloads, registry)
+    events = events[np.argsort(events["seq"], kind="stable")]
+    seqs = events["seq"]
+    duplicates = int((np.diff(seqs) == 0).sum()) if seqs.shape[0] else 0
+    gaps = int((np.diff(seqs) > 1).sum()) if seqs.shape[0] else 0
+    if duplicates or gaps or (seqs.shape[0] and seqs[0] != 1):
+        log.warning("order-events: %d duplicated and %d missing seq runs (first seq %s)",
+                    duplicates, gaps, int(seqs[0]) if seqs.shape[0] else None)
     client = redis.Redis.from_url(settings.redis.url)
     if flush:
         _flush(client, settings.redis.prefix)
     store = RedisMarketData(client, registry, prefix=settings.redis.prefix)
-    projection = Projection(kafka.bootstrap, kafka.events_topic, registry, store,
-                            partitions=tuple(kafka.orders_partitions) or None,
-                            client_id="ringex-rebuild")
-    before = projection.applied
-    try:
-        projection.run_to_end()
-    finally:
-        projection.close()
+    before = store.last_seq()
+    for start in range(0, events.shape[0], batch):
+        store.apply(events[start:start + batch])
     after = store.last_seq()
     store.close()
-    if projection.duplicated or projection.gaps:
-        log.warning("order-events: %d duplicated events and %d missing seq runs",
-                    projection.duplicated, projection.gaps)
-    return {"events": projection.events, "last_seq_before": before, "last_seq": after,
-            "applied": projection.handed, "duplicated_seqs": projection.duplicated,
-            "seq_gaps": projection.gaps, "seconds": round(time.perf_counter() - started, 3)}
+    return {"events": int(events.shape[0]), "last_seq_before": before, "last_seq": after,
+            "applied": int((seqs > before).sum()), "duplicated_seqs": duplicates,
+            "seq_gaps": gaps, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _flush(client, prefix: str) -> None:

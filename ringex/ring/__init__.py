@@ -14,13 +14,14 @@ attached), ``ring`` (the Python API) and ``cli``. See ``docs/ring.md``::
 from ringex.ring.barrier import available_sequence, consumer_sequence, release, wait_for
 from ringex.ring.layout import RingArrays, RingLayout
 from ringex.ring.processor import BatchEventProcessor, process_batches
-from ringex.ring.ring import Batch, Consumer, Peer, Producer, Ring
+from ringex.ring.ring import LAPPED, Batch, Consumer, LaggingReader, Peer, Producer, Ring
 from ringex.ring.sequencer import claim, publish
 from ringex.ring.wait import (ALERTED, BLOCKING, BUSY_SPIN, DEFAULT, SLEEPING, TIMED_OUT,
                               YIELDING)
 
 __all__ = [
     "Ring", "Producer", "Consumer", "Batch", "Peer", "RingLayout", "RingArrays",
+    "LaggingReader", "LAPPED",
     "BatchEventProcessor", "process_batches",
     "claim", "publish", "wait_for", "release", "available_sequence", "consumer_sequence",
     "BUSY_SPIN", "YIELDING", "SLEEPING", "BLOCKING", "DEFAULT", "ALERTED", "TIMED_OUT",

@@ -9,6 +9,7 @@ buffer (multi-producer rings only) and a power-of-two array of fixed-size numpy 
     line 1      | WAIT_STRATEGY | OWNER_PID | OWNER_START | TOTAL_BYTES (owner) |
     line 2      | CURSOR                        (SP: the producer; MP: CAS claim) |
     line 3      | GATING_CACHE            (producers: last min consumer sequence) |
+                | CLAIMED         (SP: the producer's highest claimed sequence)   |
     line 4      | ALERT                          (any controller: RUN/DRAIN/HALT) |
     line 5      | FUTEX_WORD | WAITERS     (blocking strategy: wakers / sleepers) |
     line 6+k    | consumer k sequence              (consumer k only), k < CONSUMERS |
@@ -47,7 +48,7 @@ __all__ = [
     "CACHE_LINE", "MAGIC", "LAYOUT_VERSION", "INITIAL_SEQUENCE",
     "MAGIC_CELL", "VERSION", "CAPACITY", "RECORD_SIZE", "DTYPE_HASH", "CONSUMERS",
     "PRODUCERS", "MULTI_PRODUCER", "WAIT_STRATEGY", "OWNER_PID", "OWNER_START", "TOTAL_BYTES",
-    "CURSOR", "GATING_CACHE", "ALERT", "FUTEX_WORD", "WAITERS",
+    "CURSOR", "GATING_CACHE", "CLAIMED", "ALERT", "FUTEX_WORD", "WAITERS",
     "consumer_cell", "consumer_peer_cell", "producer_peer_cell",
     "RingLayout", "RingArrays", "dtype_hash", "dtype_text",
 ]
@@ -81,6 +82,9 @@ TOTAL_BYTES = 11
 # lines 2-5: hot cells, one per line
 CURSOR = 2 * _CELLS_PER_LINE
 GATING_CACHE = 3 * _CELLS_PER_LINE
+# the single producer's claim, stored before it writes the slots: what a non-gating reader
+# (ring.LaggingReader) checks to know whether slots it copied were being overwritten
+CLAIMED = 3 * _CELLS_PER_LINE + 1
 ALERT = 4 * _CELLS_PER_LINE
 FUTEX_WORD = 5 * _CELLS_PER_LINE
 WAITERS = 5 * _CELLS_PER_LINE + 1
@@ -200,6 +204,7 @@ class RingLayout:
         header[TOTAL_BYTES] = self.total_bytes
         header[CURSOR] = INITIAL_SEQUENCE
         header[GATING_CACHE] = INITIAL_SEQUENCE
+        header[CLAIMED] = INITIAL_SEQUENCE
         for slot in range(self.consumers):
             header[consumer_cell(slot)] = INITIAL_SEQUENCE
         available[:] = INITIAL_SEQUENCE

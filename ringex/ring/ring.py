@@ -24,14 +24,14 @@ from ringex.errors import RingexError
 from ringex.jit import njit
 from ringex.ring import layout as L
 from ringex.ring import peers, wait
-from ringex.ring.atomics import cas, fetch_add, load_acquire, store_release
+from ringex.ring.atomics import cas, fence, fetch_add, load_acquire, store_release
 from ringex.ring.barrier import available_sequence, release, wait_for
 from ringex.ring.gating import RETIRED
 from ringex.ring.kernel import futex_wake
 from ringex.ring.segment import DEFAULT_PREFIX, Segment, segment_name
 from ringex.ring.sequencer import claim, publish
 
-__all__ = ["Ring", "Producer", "Consumer", "Batch", "Peer"]
+__all__ = ["Ring", "Producer", "Consumer", "Batch", "Peer", "LaggingReader", "LAPPED"]
 
 #: A claimed or readable range of sequences and the 1 or 2 contiguous record views holding it.
 Batch = collections.namedtuple("Batch", ["low", "high", "views"])
@@ -345,3 +345,56 @@ class Consumer:
 
     def close(self) -> None:
         self.ring._unregister("consumer", self.slot)
+
+
+#: :meth:`LaggingReader.read`'s answer when the producer has reused the slots it needed.
+LAPPED = "lapped"
+
+
+@njit
+def _claimed_after_reads(header):
+    """The producer's claim, loaded after every earlier load of this thread (full fence)."""
+    fence()
+    if header[L.MULTI_PRODUCER]:
+        return load_acquire(header, L.CURSOR)  # MP: CURSOR is the CAS claim
+    return load_acquire(header, L.CLAIMED)
+
+
+class LaggingReader:
+    """A consumer that never gates the producer: it may fall a whole ring behind, and knows.
+
+    Invariant: the producer claims sequence ``s + capacity`` (and so reuses the slot of ``s``)
+    only after storing that claim (``CLAIMED``; for multi-producer rings the CAS on
+    ``CURSOR``). :meth:`read` copies the records, then loads the claim behind a full fence: if
+    the claim is below ``low + capacity``, no slot of the copy was reused while it was read, so
+    the copy is exact; otherwise it answers :data:`LAPPED` and the caller fetches those events
+    elsewhere (the market-data publisher: from `order-events`). The slot is retired so that it
+    never gates; its position lives with the caller (e.g. the store's ``last_seq``).
+    """
+
+    def __init__(self, ring: Ring, slot: int):
+        self.ring = ring
+        self.consumer = ring.consumer(slot)  # registers the peer (liveness, stale checks)
+        ring.retire_consumer(slot)
+
+    def read(self, after: int, timeout: float, max_batch: int):
+        """``(low, high, records)`` (a private copy) of what follows ``after``, None if nothing
+        came within ``timeout`` (or the ring halted: see ``last_status``), or :data:`LAPPED`."""
+        batch = self.consumer.wait(timeout=timeout, max_batch=max_batch, after=after)
+        if batch is None:
+            return None
+        records = np.concatenate(batch.views) if len(batch.views) > 1 else batch.views[0].copy()
+        if _claimed_after_reads(self.ring.arrays.header) >= batch.low + self.ring.capacity:
+            return LAPPED
+        return batch.low, batch.high, records
+
+    def oldest_readable(self) -> int:
+        """The lowest sequence whose slot the producer has not reused yet (a hint: it moves)."""
+        return max(0, _claimed_after_reads(self.ring.arrays.header) - self.ring.capacity + 1)
+
+    @property
+    def last_status(self) -> int:
+        return self.consumer.last_status
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -40,7 +40,7 @@ def prepare_multiprocess_dir(var_dir: str) -> Path:
 _ROLE_COUNTERS = {
     "engine": COUNTER_NAMES,
     "journal": ("commands", "batches"),
-    "marketdata": ("events", "book_snapshots", "applied_seq"),
+    "marketdata": ("events", "book_snapshots", "catch_ups", "applied_seq"),
 }
 
 

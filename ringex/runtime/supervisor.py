@@ -38,7 +38,8 @@ from ringex.ring import wait
 from ringex.ring.ring import Ring
 from ringex.runtime.booksnap import BOOK_DTYPE
 from ringex.runtime.stats import StatsTable
-from ringex.runtime.topology import RingNames, slots_for, write_ring_names
+from ringex.runtime.topology import (RingNames, marketdata_follows_kafka, slots_for,
+                                     write_ring_names)
 
 __all__ = ["Supervisor", "Child", "INBOUND_PRODUCERS"]
 
@@ -92,6 +93,11 @@ class Supervisor:
         self.rings["outbound"] = Ring.create(
             EVENT_DTYPE, engine.outbound_capacity, consumers=slots.outbound_consumers,
             wait_strategy=strategy, purpose="outbound", prefix=prefix)
+        if marketdata_follows_kafka(self.settings):
+            # Retired here, not when that process attaches: a market-data process still
+            # starting (or stopped, or failing to reach Redis) would otherwise hold the
+            # engine once the ring is full.
+            self.rings["outbound"].retire_consumer(slots.marketdata)
         self.rings["books"] = Ring.create(
             BOOK_DTYPE, engine.book_ring_capacity, consumers=1, wait_strategy=strategy,
             purpose="books", prefix=prefix)

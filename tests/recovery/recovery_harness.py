@@ -21,7 +21,6 @@ import numpy as np
 
 from ringex.records import COMMAND_DTYPE, EVENT_DTYPE, EventKind, Side
 from ringex.ring.ring import Ring
-from ringex.runtime.booksnap import BOOK_DTYPE
 from ringex.runtime.topology import read_ring_names, slots_for
 
 ROLES = ("bridge", "engine", "kafka_publisher", "marketdata")
@@ -66,9 +65,7 @@ class Server:
         names = read_ring_names(self.var_dir)
         slots = slots_for(names.embedded)
         found: dict[str, list[int]] = {role: [] for role in ROLES + ("journal",)}
-        rings = ((names.inbound, COMMAND_DTYPE), (names.outbound, EVENT_DTYPE),
-                 (names.books, BOOK_DTYPE))
-        for ring_name, dtype in rings:
+        for ring_name, dtype in ((names.inbound, COMMAND_DTYPE), (names.outbound, EVENT_DTYPE)):
             try:
                 ring = Ring.attach(ring_name, dtype)
             except FileNotFoundError:
@@ -84,12 +81,9 @@ class Server:
                             found["engine"].append(peer.pid)
                         elif peer.slot == slots.journal:
                             found["journal"].append(peer.pid)
-                    elif peer.role != "consumer":
-                        continue
-                    elif ring_name == names.books:  # its one consumer, in either mode
-                        found["marketdata"].append(peer.pid)
-                    elif peer.slot == slots.kafka:
-                        found["kafka_publisher"].append(peer.pid)
+                    elif peer.role == "consumer":
+                        role = "kafka_publisher" if peer.slot == slots.kafka else "marketdata"
+                        found[role].append(peer.pid)
             finally:
                 ring.close()
         return found

@@ -18,7 +18,7 @@ def test_public_surface():
         "Ring", "Producer", "Consumer", "Batch", "Peer", "RingLayout", "RingArrays",
         "BatchEventProcessor", "process_batches", "claim", "publish", "wait_for", "release",
         "available_sequence", "consumer_sequence", "BUSY_SPIN", "YIELDING", "SLEEPING",
-        "BLOCKING", "DEFAULT", "ALERTED", "TIMED_OUT"])
+        "BLOCKING", "DEFAULT", "ALERTED", "TIMED_OUT", "LaggingReader", "LAPPED"])
     assert wait.DEFAULT == wait.BLOCKING
 
 

@@ -1,11 +1,10 @@
-"""Which outbound slots exist and gate the engine from the moment the supervisor creates
-the ring.
+"""Which outbound slots gate the engine from the moment the supervisor creates the ring.
 
-Distributed mode: the Kafka publisher is the outbound ring's only consumer; market data reads
-`order-events`, so it can hold nothing back (a stopped or slow market-data process once held
-the engine when its slot was not retired in time). Embedded mode: the market-data publisher
-is the only consumer, and gates. Forbidden outcomes: another slot in either mode; a slot
-retired (every declared slot must gate).
+A non-gating market-data publisher (distributed mode, ``redis.catch_up_from_kafka``) must gate
+nothing even before its process has attached: it was once retired only by that process, so a
+market-data process still starting, stopped, or unable to reach Redis held the engine as soon
+as the outbound ring filled. Forbidden outcomes: that slot not retired at creation; any other
+slot retired (the Kafka publisher and an embedded or gating market-data reader must gate).
 """
 
 import dataclasses
@@ -20,9 +19,10 @@ from ringex.runtime.supervisor import Supervisor
 from ringex.runtime.topology import slots_for
 
 
-def _outbound_sequences(tmp_path, distributed: bool) -> tuple[list[int], object]:
+def _outbound_sequences(tmp_path, distributed: bool, catch_up: bool) -> tuple[list[int], object]:
     prefix = f"rgxslots{time.monotonic_ns() % 10**9}"
-    environ = {"RINGEX_RUNTIME_VAR_DIR": str(tmp_path), "RINGEX_RUNTIME_SEGMENT_PREFIX": prefix}
+    environ = {"RINGEX_RUNTIME_VAR_DIR": str(tmp_path), "RINGEX_RUNTIME_SEGMENT_PREFIX": prefix,
+               "RINGEX_REDIS_CATCH_UP_FROM_KAFKA": str(catch_up).lower()}
     if distributed:  # nothing connects: creating segments needs only the addresses
         environ.update(RINGEX_KAFKA_BOOTSTRAP="127.0.0.1:1", RINGEX_REDIS_URL="redis://127.0.0.1:1/0")
     settings = load_settings(environ=environ)
@@ -39,13 +39,14 @@ def _outbound_sequences(tmp_path, distributed: bool) -> tuple[list[int], object]
         assert not list_segments(prefix)
 
 
-@pytest.mark.parametrize("distributed, consumer_role", [
-    (True, "kafka"),
-    (False, "marketdata"),
+@pytest.mark.parametrize("distributed, catch_up, retired_role", [
+    (True, True, "marketdata"),
+    (True, False, None),
+    (False, True, None),  # embedded: the market-data reader gates; catch-up needs Kafka
 ])
-def test_the_outbound_ring_has_one_gating_consumer(tmp_path, distributed, consumer_role):
-    sequences, slots = _outbound_sequences(tmp_path, distributed)
-    assert len(sequences) == 1 and getattr(slots, consumer_role) == 0, (sequences, slots)
-    assert all(sequence < RETIRED for sequence in sequences), sequences
-    if distributed:
-        assert slots.marketdata == -1
+def test_only_a_non_gating_market_data_slot_is_retired_at_creation(
+        tmp_path, distributed, catch_up, retired_role):
+    sequences, slots = _outbound_sequences(tmp_path, distributed, catch_up)
+    retired = {slot for slot, sequence in enumerate(sequences) if sequence >= RETIRED}
+    expected = {getattr(slots, retired_role)} if retired_role else set()
+    assert retired == expected, sequences

@@ -1,10 +1,8 @@
-"""The Redis projection's reads of `order-events` against the real broker
-(``ringex.recovery.rebuild.Projection``, ``ringex.kafka.catchup.start_offsets``).
+"""Catch-up reads of `order-events` against the real broker (``ringex.kafka.catchup``).
 
-Forbidden outcomes: an event past the store's ``last_seq`` missing or doubled in what the store
-is handed, an event at or below it handed again, events handed out of ``seq`` order or past
-a gap while the gap may still fill, a gap or a doubled seq not counted, and a start found by
-reading a partition from its beginning.
+Forbidden outcomes: a seq of ``(after, upto]`` missing or doubled in the result, a seq
+outside it, chunks out of order or larger than ``chunk``, a hole in the topic that does not
+raise, and a start found by reading a partition from its beginning.
 """
 
 from __future__ import annotations
@@ -21,11 +19,10 @@ from kafka_io import produce, wait_until
 from ringex.engine import MatchingEngine
 from ringex.errors import RingexError
 from ringex.kafka import run_kafka_publisher
-from ringex.kafka.catchup import CatchupStats, start_offsets
+from ringex.kafka.catchup import CatchupStats, read_events_between
 from ringex.kafka.clients import transactional_producer_config
 from ringex.kafka.publisher import transactional_id_for
 from ringex.records import EVENT_DTYPE
-from ringex.recovery.rebuild import Projection
 from ringex.wire.frames import encode_event_frame
 from ringex.wire.json_events import events_to_json
 from test_publisher import order_flow, outbound_ring, publish_all  # noqa: F401
@@ -33,54 +30,17 @@ from test_publisher import order_flow, outbound_ring, publish_all  # noqa: F401
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
 
 
-class ListStore:
-    """Keeps what the projection hands over; starts at ``after`` as a store would."""
-
-    def __init__(self, after: int):
-        self.after = after
-        self.parts: list[np.ndarray] = []
-
-    def last_seq(self) -> int:
-        return int(self.parts[-1]["seq"][-1]) if self.parts else self.after
-
-    def apply(self, events: np.ndarray) -> None:
-        assert events.dtype == EVENT_DTYPE and events.shape[0]
-        self.parts.append(events.copy())
-
-    def events(self) -> np.ndarray:
-        got = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=EVENT_DTYPE)
-        assert (np.diff(got["seq"]) > 0).all() and (got["seq"] > self.after).all()
-        return got
-
-
-def read(settings_or_bootstrap, topic, registry, after, **kwargs):
-    """Everything past ``after``, as ``ringex rebuild-redis`` reads it; (events, projection)."""
+def read(settings_or_bootstrap, topic, registry, after, upto, **kwargs):
     bootstrap = getattr(settings_or_bootstrap, "bootstrap", settings_or_bootstrap)
-    store = ListStore(after)
-    projection = Projection(bootstrap, topic, registry, store, **kwargs)
-    try:
-        projection.run_to_end(timeout=60)
-    finally:
-        projection.close()
-    return store.events(), projection
+    chunks = list(read_events_between(bootstrap, topic, registry, after, upto, **kwargs))
+    chunk = kwargs.get("chunk", 65536)
+    assert all(0 < len(c) <= chunk and c.dtype == EVENT_DTYPE for c in chunks)
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
 
 
-def follow(bootstrap, topic, registry, after, seconds=3.0, **kwargs):
-    """What the live market-data loop hands over within ``seconds`` of polling."""
-    store = ListStore(after)
-    projection = Projection(bootstrap, topic, registry, store, **kwargs)
-    try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            projection.poll(0.1)
-    finally:
-        projection.close()
-    return store.events(), projection
-
-
-def expect(got, events, after):
-    wanted = events[events["seq"] > after]
-    assert got["seq"].tolist() == list(range(after + 1, int(events["seq"].max()) + 1))
+def expect(got, events, after, upto):
+    wanted = events[(events["seq"] > after) & (events["seq"] <= upto)]
+    assert got["seq"].tolist() == list(range(after + 1, upto + 1))
     assert got.tobytes() == wanted.tobytes()  # exactly, field by field
 
 
@@ -124,13 +84,18 @@ def test_exact_ranges_over_two_publisher_runs_with_an_aborted_transaction_betwee
     n, mid = len(both), len(first)
     topic = settings.events_topic
 
-    for after in (0, 1, n - 1, mid - 5, 17, mid):
-        got, projection = read(settings, topic, registry, after)
-        expect(got, both, after)
-        assert projection.gaps == projection.duplicated == 0
-    assert read(settings, topic, registry, n)[0].shape[0] == 0  # nothing past the end
-    got, _ = follow(settings.bootstrap, topic, registry, mid - 5)  # the live loop: the same
-    expect(got, both, mid - 5)
+    for after, upto in [(0, n), (0, 1), (n - 1, n), (mid - 5, mid + 5), (17, n - 23),
+                        (mid, n), (0, mid)]:
+        expect(read(settings, topic, registry, after, upto), both, after, upto)
+    # Tiny chunks: many yields, each at most `chunk` events, still in order.
+    stats_small = CatchupStats()
+    got = read(settings, topic, registry, 3, n - 3, chunk=5, stats=stats_small)
+    expect(got, both, 3, n - 3)
+    assert stats_small.events == n - 6
+    for after, upto in [(5, 5), (n, n), (40, 3)]:  # nothing to read, nothing yielded
+        assert read(settings, topic, registry, after, upto).shape[0] == 0
+    with pytest.raises(RingexError, match=f"seq {n + 1} is missing"):
+        read(settings, topic, registry, n - 10, n + 1)  # upto not in the topic: never partial
 
 
 def holes_topic(seqs, partitions=3, start_partition=0):
@@ -139,43 +104,40 @@ def holes_topic(seqs, partitions=3, start_partition=0):
              start_partition + s % partitions) for s in seqs]
 
 
-def test_a_gap_holds_what_follows_it_live_and_is_counted_by_a_rebuild(
-        kafka_bootstrap, kafka_topics, registry):
+def test_a_missing_seq_raises_naming_it(kafka_bootstrap, kafka_topics, registry):
     topic = kafka_topics(3, prefix="events")
-    produce(kafka_bootstrap, topic, holes_topic([s for s in range(1, 101) if s != 37]))
-    got, projection = follow(kafka_bootstrap, topic, registry, 0)
-    assert got["seq"].tolist() == list(range(1, 37))  # 38.. wait for 37: never out of order
-    assert projection.held["seq"].tolist() == list(range(38, 101))
-    got, projection = follow(kafka_bootstrap, topic, registry, 0, gap_timeout=0.5)
-    assert got["seq"].tolist() == [s for s in range(1, 101) if s != 37]  # logged, skipped
-    assert projection.skipped == 1
-    got, projection = read(kafka_bootstrap, topic, registry, 0)
-    assert got["seq"].tolist() == [s for s in range(1, 101) if s != 37]
-    assert projection.gaps == 1 and projection.skipped == 1
-    got, projection = read(kafka_bootstrap, topic, registry, 37)
-    assert got["seq"].tolist() == list(range(38, 101)) and projection.gaps == 0
+    produce(kafka_bootstrap, topic, holes_topic([s for s in range(1, 101)
+                                                               if s != 37]))
+    with pytest.raises(RingexError, match="seq 37 is missing"):
+        read(kafka_bootstrap, topic, registry, 0, 100)
+    with pytest.raises(RingexError, match="seq 37 is missing"):
+        read(kafka_bootstrap, topic, registry, 36, 37)
+    assert read(kafka_bootstrap, topic, registry, 0, 36)["seq"].tolist() == list(range(1, 37))
+    assert read(kafka_bootstrap, topic, registry, 37, 100)["seq"].tolist() == \
+        list(range(38, 101))
 
     truncated = kafka_topics(3, prefix="events")  # as if retention deleted seq 1..9
     produce(kafka_bootstrap, truncated, holes_topic(range(10, 60)))
-    assert follow(kafka_bootstrap, truncated, registry, 0, seconds=1.5)[0].shape[0] == 0
-    got, projection = read(kafka_bootstrap, truncated, registry, 0)
-    assert got["seq"].tolist() == list(range(10, 60)) and projection.gaps == 1
-    got, projection = read(kafka_bootstrap, truncated, registry, 9)
-    assert got["seq"].tolist() == list(range(10, 60)) and projection.gaps == 0
+    with pytest.raises(RingexError, match="seq 1 is missing"):
+        read(kafka_bootstrap, truncated, registry, 0, 59)
+    with pytest.raises(RingexError, match="seq 9 is missing"):
+        read(kafka_bootstrap, truncated, registry, 8, 20)
+    assert read(kafka_bootstrap, truncated, registry, 9, 20)["seq"].tolist() == \
+        list(range(10, 21))
 
     empty = kafka_topics(3, prefix="events")
-    assert read(kafka_bootstrap, empty, registry, 0)[0].shape[0] == 0
+    with pytest.raises(RingexError, match="seq 1 is missing"):
+        read(kafka_bootstrap, empty, registry, 0, 5)
 
 
-def test_a_doubled_seq_is_handed_over_once_and_counted(kafka_bootstrap, kafka_topics,
-                                                        registry):
+def test_a_doubled_seq_raises(kafka_bootstrap, kafka_topics, registry):
     topic = kafka_topics(3, prefix="events")
     messages = holes_topic(range(1, 31))
     # Seq 12 again in partition 1, where it still ascends: only the merge can see it.
     messages.insert(12, (json.dumps({"seq": 12}).encode(), None, None, 1))
     produce(kafka_bootstrap, topic, messages)
-    got, projection = read(kafka_bootstrap, topic, registry, 0)
-    assert got["seq"].tolist() == list(range(1, 31)) and projection.duplicated == 1
+    with pytest.raises(RingexError, match="seq 12 appears more than once"):
+        read(kafka_bootstrap, topic, registry, 0, 30)
 
 
 def test_partitions_read_one_instances_seq_space(kafka_bootstrap, kafka_topics, registry):
@@ -184,14 +146,16 @@ def test_partitions_read_one_instances_seq_space(kafka_bootstrap, kafka_topics, 
     produce(kafka_bootstrap, topic,
             holes_topic(range(1, 201), partitions=2)
             + holes_topic(range(1, 301), partitions=2, start_partition=2))
-    got, projection = read(kafka_bootstrap, topic, registry, 0, partitions=(0, 1))
-    assert got["seq"].tolist() == list(range(1, 201)) and projection.duplicated == 0
-    got, _ = read(kafka_bootstrap, topic, registry, 150, partitions=(3, 2))
-    assert got["seq"].tolist() == list(range(151, 301))
-    got, _ = read(kafka_bootstrap, topic, registry, 0)  # two seq spaces: each seq once
-    assert got["seq"].tolist() == list(range(1, 301))
+    assert read(kafka_bootstrap, topic, registry, 0, 200, partitions=(0, 1))["seq"].tolist() \
+        == list(range(1, 201))
+    assert read(kafka_bootstrap, topic, registry, 150, 300,
+                partitions=(3, 2), chunk=16)["seq"].tolist() == list(range(151, 301))
+    with pytest.raises(RingexError, match="seq 201 is missing"):
+        read(kafka_bootstrap, topic, registry, 190, 250, partitions=(0, 1))
+    with pytest.raises(RingexError, match="appears more than once"):  # two seq spaces
+        read(kafka_bootstrap, topic, registry, 0, 200)
     with pytest.raises(RingexError, match=r"partitions \[7\] do not exist"):
-        read(kafka_bootstrap, topic, registry, 0, partitions=(0, 7))
+        read(kafka_bootstrap, topic, registry, 0, 200, partitions=(0, 7))
 
 
 def test_the_start_is_found_by_bisection_across_markers_and_aborted_messages(
@@ -225,16 +189,18 @@ def test_the_start_is_found_by_bisection_across_markers_and_aborted_messages(
     for after in (29_999, 30_000, 30_001, 29_500):  # at, around and across the aborted block
         stats = CatchupStats()
         started = time.monotonic()
-        starts = start_offsets(kafka_bootstrap, topic, after, stats=stats)
+        got = read(kafka_bootstrap, topic, registry, after, after + 100, stats=stats)
         elapsed = time.monotonic() - started
+        assert got["seq"].tolist() == list(range(after + 1, after + 101))
         # Right after the committed message of seq `after` (a marker or the aborted block
         # may follow it: reading from there returns seq after + 1 all the same).
-        assert starts == stats.starts == {0: offset_of(after) + 1}
+        assert stats.starts == {0: offset_of(after) + 1}
         assert stats.probe_rounds <= 17  # log2(52,100 offsets) rounds, one message each
         assert stats.probed <= 2 * stats.probe_rounds  # about one message a probe
+        assert stats.read <= 10_001  # one consume call's worth at most, not the 50K
         assert elapsed < 10
-    # The very end, past it, and a read from there.
-    assert start_offsets(kafka_bootstrap, topic, 50_000) == {0: offset_of(50_000) + 1}
-    got, projection = read(kafka_bootstrap, topic, registry, 49_990)
-    assert got["seq"].tolist() == list(range(49_991, 50_001))
-    assert projection.read <= 10  # from its start, not the whole partition
+    # The very end and past it.
+    assert read(kafka_bootstrap, topic, registry, 49_999, 50_000)["seq"].tolist() == [50_000]
+    assert read(kafka_bootstrap, topic, registry, 49_990, 50_000, chunk=3).shape[0] == 10
+    with pytest.raises(RingexError, match="seq 50001 is missing"):
+        read(kafka_bootstrap, topic, registry, 50_000, 50_001)
