@@ -15,7 +15,8 @@ One module per idea: :mod:`~perf.loadtest.flow` (seeded order flow),
 lanes in sender processes, ids the gateway assigned, 409 refusals accounted),
 :mod:`~perf.loadtest.modes` (max-throughput, open-loop without coordinated omission),
 :mod:`~perf.loadtest.receiver` and :mod:`~perf.loadtest.latency` (arrival stamps,
-attribution, HdrHistogram), :mod:`~perf.loadtest.verify` (one outcome per command; `trades`
+attribution, HdrHistogram), :mod:`~perf.loadtest.freshness` (trade -> Redis market data,
+``--md-freshness-ms``), :mod:`~perf.loadtest.verify` (one outcome per command; `trades`
 equal to a matcher run over the `orders` topic), :mod:`~perf.loadtest.run` (one run),
 :mod:`~perf.loadtest.cli`.
 

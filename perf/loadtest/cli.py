@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rest-connections", type=int, default=8,
                       help="REST: keep-alive connections over the senders; all commands of "
                            "one account go through one connection")
+    load.add_argument("--md-freshness-ms", type=float, default=0.0,
+                      help="sample Redis market data's last_seq every this many ms and report "
+                           "candle freshness, trade produced -> in Redis (0: off)")
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--run-tag", type=int, default=0, help="client-id namespace (default: time)")
     load.add_argument("--pairs", default="", help="comma-separated pair names (default: all)")
@@ -124,7 +127,8 @@ def _config(args) -> RunConfig:
                      run_tag=args.run_tag, verify=args.verify, progress=not args.no_progress,
                      rest_batch=args.rest_batch, rest_senders=args.rest_senders,
                      rest_connections=args.rest_connections,
-                     producer_linger_ms=args.producer_linger_ms)
+                     producer_linger_ms=args.producer_linger_ms,
+                     md_freshness_ms=args.md_freshness_ms)
 
 
 def main(argv=None) -> int:

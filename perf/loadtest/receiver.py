@@ -24,6 +24,9 @@ message, so its own linger counts here) to the publisher's produce of the frame,
 sender's batching, bridge, engine and publisher; and ``hop_out_ms``, from that produce to this
 process reading it, i.e. the rest of the transaction (linger, commit, markers) and the fetch.
 Both are exact to about a millisecond.
+
+Freshness (:mod:`~perf.loadtest.freshness`): every trade read from `trades` is kept as its
+``seq`` with its message's ``CreateTime`` (:data:`FRESH_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ from ringex.records import Reason
 from ringex.wire.frames import decode_event_frame, is_event_frame
 
 __all__ = ["Shared", "run_receiver", "EVENT_COLUMNS", "TRADE_COLUMNS", "HOP_COLUMNS",
-           "end_offsets"]
+           "FRESH_COLUMNS", "end_offsets"]
 
 EVENT_COLUMNS = ("arrival_ns", "kind", "flags", "order_id", "client_order_id",
                  "maker_order_id")
 TRADE_COLUMNS = ("arrival_ns", "taker_order_id", "maker_order_id")
 HOP_COLUMNS = ("hop_in_ms", "hop_out_ms")
+FRESH_COLUMNS = ("fresh_seq", "fresh_created_ms")
 
 # event flags
 SIDE_NULL, PRICE_ZERO, LEAVES_ZERO, MAKER_LEAVES_ZERO, USER_CANCELED = 1, 2, 4, 8, 16
@@ -57,7 +61,8 @@ _USER_CANCELED_REASON = int(Reason.USER_CANCELED)
 class Shared:
     """Indices into the shared counter array."""
 
-    EVENTS, OUTCOMES, TRADES, FOREIGN, STOP, DONE, READY, SIZE = range(8)
+    EVENTS, OUTCOMES, TRADES, FOREIGN, STOP, DONE, READY, SAMPLER_STOP, SAMPLER_DONE, SIZE = \
+        range(10)
 
 
 class _Event(msgspec.Struct):
@@ -75,6 +80,7 @@ class _Event(msgspec.Struct):
 class _Trade(msgspec.Struct):
     taker_order_id: int
     maker_order_id: int
+    seq: int = 0
 
 
 def _zero(text: str | None) -> bool:
@@ -116,6 +122,7 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
     events = {name: [] for name in EVENT_COLUMNS}
     trades = {name: [] for name in TRADE_COLUMNS}
     hops = {name: [] for name in HOP_COLUMNS}
+    fresh = {name: [] for name in FRESH_COLUMNS}
     decode_event = msgspec.json.Decoder(_Event).decode
     decode_trade = msgspec.json.Decoder(_Trade).decode
     coid_lo, coid_hi, id_lo, id_hi = ours
@@ -145,6 +152,10 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                 value = message.value()
                 if is_event_frame(value):  # kafka.events_format = "frame"
                     records = decode_event_frame(value)
+                    if topic == trades_topic:
+                        fresh["fresh_seq"].append(records["seq"])
+                        fresh["fresh_created_ms"].append(
+                            np.full(records.shape[0], message.timestamp()[1], dtype=np.int64))
                     counts, mine = _take_frame(records, topic == trades_topic, now,
                                                events, trades, ours, assigned)
                     if mine is not None:
@@ -159,6 +170,8 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
                     trades["arrival_ns"].append(now)
                     trades["taker_order_id"].append(trade.taker_order_id)
                     trades["maker_order_id"].append(trade.maker_order_id)
+                    fresh["fresh_seq"].append(trade.seq)
+                    fresh["fresh_created_ms"].append(message.timestamp()[1])
                     n_trades += 1
                     continue
                 event = decode_event(message.value())
@@ -200,7 +213,8 @@ def run_receiver(bootstrap: str, events_topic: str, trades_topic: str, starts: d
         np.savez(out_path,
                  **{f"event_{k}": _column(v) for k, v in events.items()},
                  **{f"trade_{k}": _column(v) for k, v in trades.items()},
-                 **{k: _column(v) for k, v in hops.items()})
+                 **{k: _column(v) for k, v in hops.items()},
+                 **{k: _column(v) for k, v in fresh.items()})
         shared[Shared.DONE] = 1
 
 

@@ -58,6 +58,7 @@ class RunConfig:
     rest_senders: int = 2  # REST: sender processes
     rest_connections: int = 8  # REST: keep-alive connections (lanes), over the senders
     producer_linger_ms: float = 1.0  # the sender's librdkafka linger.ms (Kafka routes)
+    md_freshness_ms: float = 0.0  # poll Redis' last_seq this often for candle freshness (0: off)
     rest_retry_404_s: float = 5.0
     run_tag: int = 0
     verify: str = "reference"  # "reference" | "engine" | "none"
@@ -171,6 +172,8 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         exchange.bootstrap, exchange.topics["events"], exchange.topics["trades"], starts,
         shared, out_path, ours))
     receiver.start()
+    sampler, sampler_path = _start_sampler(config, exchange, context, shared, workdir)
+    samples = market_data = completed_ns = None
     producer = Producer(producer_config(exchange.bootstrap, config.producer_linger_ms))
     rest = route.name == "rest"
     try:
@@ -246,11 +249,18 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
         if shared[Shared.DONE]:
             with np.load(out_path) as npz:
                 received = {name: npz[name] for name in npz.files}
+        if received is not None and completed_ns is not None:
+            market_data = _market_data_lag(exchange, completed_ns)
+        samples = _stop_sampler(sampler, sampler_path, shared)
         shutil.rmtree(workdir, ignore_errors=True)
     if received is None:
         raise RuntimeError("the receiver did not finish")
+    if samples is not None:
+        from perf.loadtest.freshness import freshness
 
-    market_data = _market_data_lag(exchange, completed_ns)
+        market_data["freshness_ms"] = freshness(
+            received["fresh_seq"], received["fresh_created_ms"], samples["times_ns"],
+            samples["values"], config.md_freshness_ms)
     attribution = attribute(flow, received)
     start_ns = int(sending["start_ns"])
     has_outcome = attribution.outcome_count > 0
@@ -325,6 +335,36 @@ def run_load(config: RunConfig, exchange, registry, *, order_capacity: int = 1 <
                               and verification.get("trades", {"ok": True})["ok"])
     results["verification"] = verification
     return results
+
+
+def _start_sampler(config: RunConfig, exchange, context, shared, workdir: str):
+    """The Redis ``last_seq`` sampler (:mod:`perf.loadtest.freshness`), if asked for and the
+    exchange's prefix is known; ``(process, out_path)`` or ``(None, "")``."""
+    prefix = getattr(exchange, "redis_prefix", "")
+    if not config.md_freshness_ms or not prefix:
+        return None, ""
+    from perf.loadtest.freshness import run_sampler
+
+    path = os.path.join(workdir, "freshness.npz")
+    process = context.Process(target=run_sampler, name="loadtest-freshness", args=(
+        exchange.redis_url, prefix + "last_seq", shared, Shared.SAMPLER_STOP,
+        Shared.SAMPLER_DONE, path, config.md_freshness_ms))
+    process.start()
+    return process, path
+
+
+def _stop_sampler(process, path: str, shared) -> dict | None:
+    if process is None:
+        return None
+    shared[Shared.SAMPLER_STOP] = 1
+    process.join(30)
+    if process.is_alive():
+        process.terminate()
+        process.join(10)
+    if not shared[Shared.SAMPLER_DONE]:
+        return None
+    with np.load(path) as npz:
+        return {name: npz[name] for name in npz.files}
 
 
 def _market_data_lag(exchange, completed_ns: int, timeout: float = 600.0) -> dict:

@@ -103,7 +103,8 @@ def test_event_frame_output_is_attributed_and_verified_like_json(kafka_bootstrap
     same outcomes and trades from either, and a damaged expectation still fails."""
     json_exchange = start_exchange(kafka_bootstrap, redis_url, partitions=1, bridges=1)
     try:
-        results = [_run(target, route="json", mode="max", orders=2000, seed=15)
+        results = [_run(target, route="json", mode="max", orders=2000, seed=15,
+                        md_freshness_ms=1.0)
                    for target in (json_exchange, frame_output_exchange)]
     finally:
         assert json_exchange.stop() == 0, json_exchange.log_tail()
@@ -113,6 +114,11 @@ def test_event_frame_output_is_attributed_and_verified_like_json(kafka_bootstrap
         assert verification["outcomes"]["with_one_outcome"] == 2000
         assert verification["trades"]["comparison"] == "byte-exact"
         assert result["latency_ms"]["order_to_trade"]["count"] == result["orders_that_took"]
+        # every trade read is timed against Redis, from either output format
+        fresh = result["market_data"]["freshness_ms"]
+        assert fresh["measured"] and fresh["not_covered"] == 0, fresh
+        assert fresh["trades"] == result["trades_received"] > 0
+        assert fresh["min"] <= fresh["p50"] <= fresh["p99"] <= fresh["max"]
     json_out, frame_out = results
     for key in ("events_received", "trades_received", "orders_that_took"):
         assert json_out[key] == frame_out[key] > 0, key
@@ -212,6 +218,22 @@ def test_rest_route_corrupted_expected_trades_fail_the_run(rest_exchange):
     assert not result["verification"]["trades"]["ok"]
     assert result["verification"]["trades"]["first_difference"]["index"] == 0
     assert not result["verification"]["ok"]
+
+
+def test_freshness_is_the_first_sample_covering_each_trade_minus_its_create_time():
+    """Samples of Redis' last_seq (wall ns, value) against trades (seq, CreateTime ms)."""
+    from perf.loadtest.freshness import freshness
+
+    times_ns = np.array([1_000, 1_010, 1_030], dtype=np.int64) * 1_000_000
+    values = np.array([0, 5, 9], dtype=np.int64)
+    seqs = np.array([3, 5, 6, 9, 12], dtype=np.int64)  # 12: never covered
+    created = np.array([1_000, 1_002, 1_020, 1_031, 1_030], dtype=np.int64)
+    result = freshness(seqs, created, times_ns, values, 1.0)
+    # 3 and 5 are covered at 1,010 ms; 6 and 9 at 1,030 (9 before its stamp: negative)
+    assert result["not_covered"] == 1 and result["trades"] == 5
+    assert (result["min"], result["max"]) == (-1.0, 10.0)
+    assert result["p50"] == 9.0 and result["mean"] == 6.75
+    assert not freshness(seqs, created, times_ns[:0], values[:0], 1.0)["measured"]
 
 
 def test_refusal_accounting_fails_a_409_for_an_open_order_and_any_other_error():
