@@ -19,32 +19,6 @@ import time
 __all__ = ["warm"]
 
 
-def warm_redis_fold(registry) -> None:
-    """The Redis store's batch fold (candles, trades, order records); no server needed."""
-    from ringex import commands as cmd
-    from ringex.engine import MatchingEngine
-    from ringex.marketdata.redis_encode import BatchEncoder
-    from ringex.records import Side
-
-    pair = next(iter(registry))
-    engine = MatchingEngine(registry.pairs, order_capacity=16)
-    events = engine.process(cmd.pack([
-        cmd.new(1, 1, Side.SELL, 1, 2, pair=pair.pair_id, ts=10**18),
-        cmd.new(2, 2, Side.BUY, 1, 1, pair=pair.pair_id, ts=10**18 + 1)]))
-    BatchEncoder(registry, 10).encode(events)
-
-
-def warm_matcher(registry) -> None:
-    """The matcher's batch entry point (``MatchingEngine.process``)."""
-    from ringex import commands as cmd
-    from ringex.engine import MatchingEngine
-    from ringex.records import Side
-
-    pair = next(iter(registry))
-    engine = MatchingEngine(registry.pairs, order_capacity=16)
-    engine.process(cmd.pack([cmd.new(1, 1, Side.BUY, 1, 1, pair=pair.pair_id)]))
-
-
 def warm_pipeline(timeout: float = 600.0) -> None:
     """An embedded ``ringex serve`` in a temporary directory, a few orders through it, and a
     clean stop: every process compiles (or loads) its own kernels once: the rings, the
@@ -107,6 +81,7 @@ def warm(registry=None, *, pipeline: bool = False) -> float:
     """Every compiled path a process of this package may use; returns the seconds it took."""
     from ringex.kafka.warm import warm_wire
     from ringex.pairs import default_pairs
+    from ringex.runtime.kernels import warm_matcher, warm_redis_fold
 
     registry = registry or default_pairs()
     started = time.perf_counter()

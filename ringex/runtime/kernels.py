@@ -108,6 +108,32 @@ class _PrivateExchange:
             self.supervisor.stop(timeout=1.0)
 
 
+def warm_matcher(registry) -> None:
+    """The matcher's batch entry point (``MatchingEngine.process``)."""
+    from ringex import commands as cmd
+    from ringex.engine import MatchingEngine
+    from ringex.records import Side
+
+    pair = next(iter(registry))
+    engine = MatchingEngine(registry.pairs, order_capacity=16)
+    engine.process(cmd.pack([cmd.new(1, 1, Side.BUY, 1, 1, pair=pair.pair_id)]))
+
+
+def warm_redis_fold(registry) -> None:
+    """The Redis store's batch fold (candles, trades, order records); no server needed."""
+    from ringex import commands as cmd
+    from ringex.engine import MatchingEngine
+    from ringex.marketdata.redis_encode import BatchEncoder
+    from ringex.records import Side
+
+    pair = next(iter(registry))
+    engine = MatchingEngine(registry.pairs, order_capacity=16)
+    events = engine.process(cmd.pack([
+        cmd.new(1, 1, Side.SELL, 1, 2, pair=pair.pair_id, ts=10**18),
+        cmd.new(2, 2, Side.BUY, 1, 1, pair=pair.pair_id, ts=10**18 + 1)]))
+    BatchEncoder(registry, 10).encode(events)
+
+
 def _orders(registry):
     from ringex import commands as cmd
     from ringex.records import Side
@@ -120,7 +146,6 @@ def _orders(registry):
 
 def _stage_matcher(ex: _PrivateExchange) -> None:
     from ringex.engine import MatchingEngine
-    from ringex.warmup import warm_matcher
 
     warm_matcher(ex.registry)
     engine = MatchingEngine(ex.registry.pairs, order_capacity=64,
@@ -208,23 +233,18 @@ def _stage_gateway(ex: _PrivateExchange) -> None:
     """The REST decoders and the market-data reads the gateway's workers run."""
     from ringex.marketdata.shm_store import SharedMemoryMarketData
 
-    try:
-        from gateway import requests as gateway_requests
-    except ImportError:  # a build without the gateway
-        gateway_requests = None
-    if gateway_requests is not None:
-        body = (b'{"pair":"BTC-USDT","side":"SELL","type":"LIMIT","price":"65000.00",'
-                b'"amount":"0.5"}')
-        native = (b'{"pair":"BTC-USDT","side":"BUY","order_type":"LIMIT","price":"64990.00",'
-                  b'"quantity":"0.1","client_order_id":"c1"}')
-        for decode in (lambda: gateway_requests.envelope_order(body, ex.registry, 1, 1, 65536),
-                       lambda: gateway_requests.native_order(native, ex.registry, 1, 1, 65536),
-                       lambda: gateway_requests.native_orders([native], ex.registry, 1, 1,
-                                                              65536)):
-            try:
-                decode()
-            except Exception:  # noqa: BLE001 - only the compile matters here
-                pass
+    from ringex.wire.json_commands import decode_command, decode_commands
+
+    # the bodies as gateway.requests splices them; the runtime never imports the gateway
+    envelope = (b'{"action":"new","order":{"pair":"BTC-USDT","side":"SELL","type":"LIMIT",'
+                b'"price":"65000.00","amount":"0.5"}}')
+    native = (b'{"type":"new","pair":"BTC-USDT","side":"BUY","order_type":"LIMIT",'
+              b'"price":"64990.00","quantity":"0.1","client_order_id":"c1"}')
+    for payload in (envelope, native):
+        decode_command(payload, ex.registry, order_id=1, timestamp_ns=1, default_account=1,
+                       max_bytes=65536)
+    decode_commands([native], ex.registry, order_ids=[1], timestamp_ns=1, default_account=1,
+                    max_bytes=65536)
     store = SharedMemoryMarketData.attach(ex.store.name, ex.registry)
     try:
         pair = next(iter(ex.registry)).name
@@ -239,7 +259,7 @@ def _stage_gateway(ex: _PrivateExchange) -> None:
 
 
 def _stage_wire(ex: _PrivateExchange) -> None:
-    from ringex.warmup import warm_redis_fold, warm_wire
+    from ringex.kafka.warm import warm_wire
 
     warm_wire(ex.registry)
     warm_redis_fold(ex.registry)
