@@ -183,15 +183,10 @@ def _flush_redis(url: str, prefix: str) -> None:
     try:
         import redis
 
+        from ringex.runtime.rebuild_redis import flush_prefix
+
         client = redis.Redis.from_url(url, socket_timeout=10)
-        keys = []
-        for key in client.scan_iter(match=prefix.replace("*", "\\*") + "*", count=1000):
-            keys.append(key)
-            if len(keys) >= 1000:
-                client.unlink(*keys)
-                keys.clear()
-        if keys:
-            client.unlink(*keys)
+        flush_prefix(client, prefix)
         client.close()
     except Exception:  # noqa: BLE001
         pass

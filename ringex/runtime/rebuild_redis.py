@@ -23,7 +23,7 @@ import numpy as np
 
 from ringex.kafka.event_payloads import events_from_payloads
 
-__all__ = ["read_topic_events", "rebuild_redis"]
+__all__ = ["read_topic_events", "rebuild_redis", "flush_prefix"]
 
 log = logging.getLogger("ringex.runtime.rebuild_redis")
 
@@ -55,7 +55,7 @@ def rebuild_redis(settings, *, flush: bool = False, batch: int = 2000) -> dict:
                     duplicates, gaps, int(seqs[0]) if seqs.shape[0] else None)
     client = redis.Redis.from_url(settings.redis.url)
     if flush:
-        _flush(client, settings.redis.prefix)
+        flush_prefix(client, settings.redis.prefix)
     store = RedisMarketData(client, registry, prefix=settings.redis.prefix)
     before = store.last_seq()
     for start in range(0, events.shape[0], batch):
@@ -67,7 +67,8 @@ def rebuild_redis(settings, *, flush: bool = False, batch: int = 2000) -> dict:
             "seq_gaps": gaps, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _flush(client, prefix: str) -> None:
+def flush_prefix(client, prefix: str) -> None:
+    """Unlink every key under ``prefix`` (refusing an empty or catch-all one)."""
     if not prefix or prefix in ("*", ":"):
         raise ValueError("refusing to flush an empty or catch-all prefix")
     pattern = prefix.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") \
