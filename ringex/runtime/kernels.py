@@ -157,6 +157,7 @@ def _stage_matcher(ex: _PrivateExchange) -> None:
 def _stage_engine(ex: _PrivateExchange) -> None:
     """The orders go in as a gateway or ``ringex submit`` sends them, through the journal's
     consumer and the engine loop, exactly as in the children."""
+    from ringex.engine_control import new_control, new_positions
     from ringex.records import COMMAND_DTYPE, EVENT_DTYPE
     from ringex.ring.ring import Ring
     from ringex.runtime import engine_loop as loop
@@ -180,16 +181,16 @@ def _stage_engine(ex: _PrivateExchange) -> None:
             journal.release(batch)
         client.wait_durable_position(int(positions[-1]), 5.0)
         scratch, scratch_words = _scratch(4096)
-        control = loop.new_control(idle_timeout_ns=1_000_000, max_batches=1,
-                                   max_commands=ex.settings.engine.max_batch,
-                                   book_interval_ns=0)
+        control = new_control(idle_timeout_ns=1_000_000, max_batches=1,
+                              max_commands=ex.settings.engine.max_batch, book_interval_ns=0)
         n_pairs = len(ex.registry)
-        loop.run_batches(ex.engine.book_state, inbound.arrays, slots.engine, consumer.deps,
-                         outbound.arrays, _words(outbound.arrays.records), books.arrays,
-                         scratch, scratch_words, np.zeros(n_pairs, dtype=np.int8),
-                         np.zeros(n_pairs, dtype=np.int64), control,
-                         np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64),
-                         loop.new_positions())
+        loop.run_batches(ex.engine.book_state, loop.EngineLoopArrays(
+            inbound=inbound.arrays, slot=slots.engine, deps=consumer.deps,
+            outbound=outbound.arrays, outbound_words=_words(outbound.arrays.records),
+            books=books.arrays, scratch=scratch, scratch_words=scratch_words,
+            dirty=np.zeros(n_pairs, dtype=np.int8), dirty_list=np.zeros(n_pairs, dtype=np.int64),
+            control=control, counters=np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64),
+            positions=new_positions()))
     finally:
         for handle in (consumer, journal, events_out, books_out):
             handle.close()
