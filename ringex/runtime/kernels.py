@@ -31,7 +31,7 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-from ringex.config import Settings
+from ringex.config import KafkaSettings, RedisSettings, Settings
 
 __all__ = ["compile_kernels"]
 
@@ -66,12 +66,15 @@ class _CompileWatch:
 
 
 def _private_settings(settings: Settings, var_dir: str) -> Settings:
+    """The throw-away exchange is always embedded (its own rings, journal and shared-memory
+    store), whatever mode the real one runs in: the kernels are the same."""
     engine = dataclasses.replace(settings.engine, inbound_capacity=1024, outbound_capacity=1024,
                                  book_ring_capacity=64, order_capacity=64,
                                  snapshot_dir=os.path.join(var_dir, "snapshots"))
     runtime = dataclasses.replace(settings.runtime, var_dir=var_dir,
                                   segment_prefix=f"rgxkern{os.getpid()}")
-    return dataclasses.replace(settings, engine=engine, runtime=runtime)
+    return dataclasses.replace(settings, engine=engine, runtime=runtime, kafka=KafkaSettings(),
+                               redis=RedisSettings()).validate()
 
 
 @contextlib.contextmanager
