@@ -141,10 +141,11 @@ def _orders(registry):
     from ringex import commands as cmd
     from ringex.records import Side
 
+    # a price and quantities every pair configuration accepts: its own band and minimum
     pair = next(iter(registry))
-    price = pair.price_to_ticks("65000.00")
-    return cmd.pack([cmd.new(0, 1, Side.SELL, price, 2, pair=pair.pair_id),
-                     cmd.new(0, 2, Side.BUY, price, 1, pair=pair.pair_id)])
+    price, lots = pair.band_lo_ticks, pair.min_qty_lots
+    return cmd.pack([cmd.new(0, 1, Side.SELL, price, 2 * lots, pair=pair.pair_id),
+                     cmd.new(0, 2, Side.BUY, price, lots, pair=pair.pair_id)])
 
 
 def _stage_matcher(ex: _PrivateExchange) -> None:
@@ -240,10 +241,12 @@ def _stage_gateway(ex: _PrivateExchange) -> None:
     from ringex.wire.json_commands import decode_command, decode_commands
 
     # the bodies as gateway.requests splices them; the runtime never imports the gateway
-    envelope = (b'{"action":"new","order":{"pair":"BTC-USDT","side":"SELL","type":"LIMIT",'
-                b'"price":"65000.00","amount":"0.5"}}')
-    native = (b'{"type":"new","pair":"BTC-USDT","side":"BUY","order_type":"LIMIT",'
-              b'"price":"64990.00","quantity":"0.1","client_order_id":"c1"}')
+    pair = next(iter(ex.registry))
+    price, quantity = pair.ticks_to_price(pair.band_lo_ticks), pair.lots_to_qty(pair.min_qty_lots)
+    envelope = (f'{{"action":"new","order":{{"pair":"{pair.name}","side":"SELL","type":"LIMIT",'
+                f'"price":"{price}","amount":"{quantity}"}}}}').encode()
+    native = (f'{{"type":"new","pair":"{pair.name}","side":"BUY","order_type":"LIMIT",'
+              f'"price":"{price}","quantity":"{quantity}","client_order_id":"c1"}}').encode()
     for payload in (envelope, native):
         decode_command(payload, ex.registry, order_id=1, timestamp_ns=1, default_account=1,
                        max_bytes=65536)
