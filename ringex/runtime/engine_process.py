@@ -214,15 +214,20 @@ def engine_main(settings: Settings, names: RingNames) -> None:
     snapshotter.arm(control)
     n_pairs = len(registry)
     counters = np.zeros(len(loop.COUNTER_NAMES), dtype=np.int64)
+    # every pair with resting orders starts dirty: its first L2 snapshot goes out at once, so
+    # market data shows the recovered book even if nothing trades after a start (a pair
+    # without orders has nothing to show, and with scale-out may be another instance's)
+    resting = [pair.pair_id for pair in registry.pairs if any(engine.depth(pair.pair_id, 1))]
+    dirty, dirty_list = np.zeros(n_pairs, dtype=np.int8), np.zeros(n_pairs, dtype=np.int64)
+    dirty[resting] = 1
+    dirty_list[:len(resting)] = resting
+    control[N_DIRTY] = len(resting)
     arrays = loop.EngineLoopArrays(
         inbound=inbound.arrays, slot=slots.engine, deps=consumer.deps,
         outbound=outbound.arrays, outbound_words=_words(outbound.arrays.records),
         books=books.arrays, scratch=scratch, scratch_words=scratch_words,
-        # every pair starts dirty: its first L2 snapshot goes out at once, so market data
-        # shows the recovered book even if nothing trades after a start
-        dirty=np.ones(n_pairs, dtype=np.int8), dirty_list=np.arange(n_pairs, dtype=np.int64),
-        control=control, counters=counters, positions=positions)
-    control[N_DIRTY] = n_pairs
+        dirty=dirty, dirty_list=dirty_list, control=control, counters=counters,
+        positions=positions)
     row = stats.row("engine")
     # Compile (or load from the cache) the hot loop now, with a budget of zero batches, so
     # "engine up" means ready: a cold cache would otherwise stall the first orders ~15 s.
