@@ -149,9 +149,21 @@ def _bounds(consumer, topic: str, partitions, deadline: float) -> dict[int, tupl
             raise RingexError(f"{topic}: partitions {unknown} do not exist "
                               f"(the topic has {len(listed)})")
         listed = [p for p in listed if p in set(partitions)]
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                              timeout=_remaining(deadline))
-            for p in listed}
+    return {p: _watermarks(consumer, TopicPartition(topic, p), deadline) for p in listed}
+
+
+def _watermarks(consumer, partition, deadline: float) -> tuple[int, int]:
+    """One partition's watermarks; a retriable broker error (a fresh topic's leader still
+    being elected: NOT_LEADER_FOR_PARTITION) is asked again until ``deadline``."""
+    from confluent_kafka import KafkaException
+
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=_remaining(deadline))
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _seq_range(payload, where: str) -> tuple[int, int]:
