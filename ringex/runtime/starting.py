@@ -40,13 +40,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _ReusingServer(ThreadingHTTPServer):
+    # the gateway binds the same address right after this server closes
+    allow_reuse_address = True
+
+
 class StartingResponder:
     """503 with ``detail`` on ``bind`` (``host:port``) until :meth:`close`."""
 
     def __init__(self, bind: str, detail: str = "engine starting"):
         host, _, port = bind.rpartition(":")
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), _Handler)
+        self._server = _ReusingServer((host.strip("[]") or "0.0.0.0", int(port)), _Handler)
         self._server.daemon_threads = True
         self._server.detail = detail  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever,
